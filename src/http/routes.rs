@@ -1,0 +1,141 @@
+//! Request routing: `POST /` to the Cognito protocol, and the plain GETs (`/health`, `/metrics`,
+//! `/{poolId}/.well-known/jwks.json`). Also builds every response, with its request id.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use crate::app::App;
+use crate::ids::PoolId;
+use crate::protocol::error::{Error, ErrorKind, Fault};
+use crate::protocol::{self, ApiCall};
+
+/// What `/metrics` renders.
+pub struct Observability {
+    pub prometheus: PrometheusHandle,
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>, request_id: &str) -> Reply {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate_now()) {
+        h.insert(hyper::header::DATE, v);
+    }
+    resp
+}
+
+fn httpdate_now() -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
+}
+
+fn json_reply(status: StatusCode, value: &Value, request_id: &str) -> Reply {
+    reply(status, "application/json", value.to_string().into_bytes(), request_id)
+}
+
+fn error_reply(e: &Error, op: &str, request_id: &str) -> Reply {
+    metrics::counter!("portcullis_errors_total", "operation" => op.to_owned(), "type" => e.kind.wire_name())
+        .increment(1);
+    match e.fault {
+        Fault::Internal => tracing::error!(request_id, operation = op, error = %e, "internal fault"),
+        Fault::Client => tracing::debug!(request_id, operation = op, error = %e, "client error"),
+    }
+    let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    reply(status, protocol::CONTENT_TYPE, e.to_body().to_string().into_bytes(), request_id)
+}
+
+pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Request<Incoming>) -> Reply {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let path = req.uri().path().to_owned();
+    match (req.method(), path.as_str()) {
+        (&Method::POST, "/") => api(app, peer, req, &request_id).await,
+        (&Method::GET, "/health") => json_reply(StatusCode::OK, &json!({"status": "ok"}), &request_id),
+        (&Method::GET, "/metrics") => {
+            metrics::gauge!("portcullis_worker_queue_depth").set(app.workers.queue_depth() as f64);
+            reply(StatusCode::OK, "text/plain; version=0.0.4", obs.prometheus.render().into_bytes(), &request_id)
+        }
+        (&Method::GET, p) if p.ends_with("/.well-known/jwks.json") => {
+            let pool = p.trim_start_matches('/').trim_end_matches("/.well-known/jwks.json");
+            jwks(app, peer, pool, &request_id).await
+        }
+        _ => json_reply(StatusCode::NOT_FOUND, &json!({"message": "Not Found"}), &request_id),
+    }
+}
+
+async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &str) -> Reply {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let op = protocol::operation_name(&headers).to_owned();
+    let span = tracing::info_span!("request", request_id, operation = %op, peer = %peer.ip());
+    metrics::counter!("portcullis_requests_total", "operation" => op.clone()).increment(1);
+
+    let limit = app.config.server.max_body_bytes;
+    let too_large = || {
+        Error::new(ErrorKind::RequestEntityTooLarge, format!("Request body is larger than {limit} bytes."))
+    };
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return error_reply(&too_large(), &op, request_id);
+    }
+    let body = match Limited::new(body, limit).collect().instrument(span.clone()).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return span.in_scope(|| error_reply(&too_large(), &op, request_id))
+        }
+        Err(e) => {
+            let e = Error::new(ErrorKind::Serialization, format!("Could not read the request body: {e}"));
+            return span.in_scope(|| error_reply(&e, &op, request_id));
+        }
+    };
+    let call = ApiCall { headers: &headers, body: &body, source_ip: peer.ip() };
+    let result = protocol::handle(app, call).instrument(span.clone()).await;
+    let reply = match result {
+        Ok(output) => reply(StatusCode::OK, protocol::CONTENT_TYPE, output.to_string().into_bytes(), request_id),
+        Err(e) => span.in_scope(|| error_reply(&e, &op, request_id)),
+    };
+    metrics::histogram!("portcullis_request_seconds", "operation" => op).record(started.elapsed().as_secs_f64());
+    reply
+}
+
+async fn jwks(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Reply {
+    if app.limits.check_ip(peer.ip()).is_err() {
+        return json_reply(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Rate exceeded"}), request_id);
+    }
+    let pool = match app.directory.pool(&PoolId::from(pool_id.to_owned())) {
+        Ok(p) => p.record,
+        Err(e) if e.kind == ErrorKind::ResourceNotFound => {
+            return json_reply(StatusCode::NOT_FOUND, &json!({"message": e.message}), request_id)
+        }
+        Err(e) => return error_reply(&e, "jwks", request_id),
+    };
+    let mut keys = Vec::with_capacity(pool.signing_keys.len());
+    for kid in &pool.signing_keys {
+        match app.jwk(kid).await {
+            Ok(jwk) => keys.push(jwk),
+            Err(e) => return error_reply(&e, "jwks", request_id),
+        }
+    }
+    json_reply(StatusCode::OK, &json!({ "keys": keys }), request_id)
+}

@@ -1,0 +1,147 @@
+//! The `portcullis` binary: parses the command line, loads and checks the configuration,
+//! provisions and opens every component, and serves until SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use portcullis::config::{Config, Overrides};
+use portcullis::{bootstrap, http};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "portcullis", version, about = "HSM-backed drop-in replacement for Amazon Cognito")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the appliance.
+    Serve {
+        /// TOML configuration file (dev defaults when omitted).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (RocksDB in db/, SoftHSM token in hsm/, TLS in tls/).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Listen address, e.g. 127.0.0.1:8443.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Check a configuration file and exit.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if std::env::var("PORTCULLIS_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let (config_file, overrides) = match cli.command {
+        Command::Serve { config, data_dir, listen } => (config, Overrides { data_dir, listen }),
+        Command::CheckConfig { config } => {
+            return match Config::load(config.as_deref(), &Overrides::default()) {
+                Ok(_) => {
+                    println!("configuration is valid");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    let config = match Config::load(config_file.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), String> {
+    let prometheus = PrometheusBuilder::new()
+        .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| format!("metrics recorder: {e}"))?;
+    let listen = config.listen_addr().map_err(|e| e.to_string())?;
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let bootstrap::Prepared { app, tls } = bootstrap::prepare(config)?;
+    let app = Arc::new(app);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("portcullis-io")
+        .build()
+        .map_err(|e| format!("starting runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("binding {listen}: {e}"))?;
+        tracing::info!(%listen, public_url = %app.config.public_url(), "portcullis listening");
+        let sweeper = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    app.limits.forget_idle();
+                }
+            })
+        };
+        let observability = Arc::new(http::Observability { prometheus });
+        http::serve(app.clone(), observability, listener, tls, shutdown_signal(), grace).await;
+        sweeper.abort();
+        Ok::<(), String>(())
+    })?;
+    drop(runtime);
+    // In-flight requests are done: flush the store and close HSM sessions.
+    let app = Arc::try_unwrap(app).map_err(|_| "application state still shared at shutdown".to_owned())?;
+    let mut app = app;
+    app.workers.shutdown();
+    app.directory.flush().map_err(|e| e.to_string())?;
+    app.vault.close();
+    tracing::info!("portcullis stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,275 @@
+//! The typed directory over [`KvStore`]: pools, app clients and groups, with the Cognito errors
+//! that their existence and uniqueness rules produce. Handlers use this, never raw keys.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::records::{AppClient, Group, UserPool};
+use super::{pool_prefix, scoped_key, CommitError, KvStore, Precondition, Table, WriteSet};
+use crate::ids::{ClientId, PoolId};
+use crate::protocol::error::{Error, ErrorKind, Result};
+
+/// A record as read, with the bytes it was read as, so that a later write can require it
+/// unchanged (a concurrent writer then gets `ConcurrentModificationException`).
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub record: T,
+    raw: Vec<u8>,
+}
+
+/// One page of a listing and the opaque token for the next, if any.
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    kv: Arc<dyn KvStore>,
+}
+
+fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(record).map_err(|e| Error::internal("encoding record", e))
+}
+
+fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T> {
+    serde_json::from_slice(raw).map_err(|e| Error::internal("decoding record", e))
+}
+
+fn pool_missing(id: &PoolId) -> Error {
+    Error::not_found(format!("User pool {id} does not exist."))
+}
+
+fn client_missing(id: &str) -> Error {
+    Error::not_found(format!("User pool client {id} does not exist."))
+}
+
+fn group_missing() -> Error {
+    Error::not_found("Group not found.")
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+impl Directory {
+    pub fn new(kv: Arc<dyn KvStore>) -> Self {
+        Self { kv }
+    }
+
+    /// Flushes the store (graceful shutdown).
+    pub fn flush(&self) -> Result<()> {
+        self.kv.flush().map_err(|e| Error::internal("flushing store", e))
+    }
+
+    fn read<T: DeserializeOwned>(&self, table: Table, key: &[u8]) -> Result<Option<Versioned<T>>> {
+        match self.kv.get(table, key).map_err(|e| Error::internal("reading store", e))? {
+            Some(raw) => Ok(Some(Versioned { record: decode(&raw)?, raw })),
+            None => Ok(None),
+        }
+    }
+
+    /// Applies `writes`; a failed precondition `i` becomes `on_conflict(i)`.
+    fn commit(&self, writes: WriteSet, on_conflict: impl FnOnce(usize) -> Error) -> Result<()> {
+        match self.kv.commit(writes) {
+            Ok(()) => Ok(()),
+            Err(CommitError::Conflict(i)) => Err(on_conflict(i)),
+            Err(CommitError::Store(e)) => Err(Error::internal("writing store", e)),
+        }
+    }
+
+    /// Keys (and values) of one page under `prefix`, resuming after an opaque token.
+    fn page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        token: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<String>)> {
+        let after = match token {
+            Some(t) => {
+                let key = B64.decode(t).map_err(|_| Error::invalid_parameter("Invalid pagination token."))?;
+                if !key.starts_with(prefix) {
+                    return Err(Error::invalid_parameter("Invalid pagination token."));
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        let page = self.kv.scan(table, prefix, after.as_deref(), limit).map_err(|e| Error::internal("scanning", e))?;
+        Ok((page.items, page.next_after.map(|k| B64.encode(k))))
+    }
+
+    // ----- pools -----
+
+    pub fn create_pool(&self, pool: &UserPool) -> Result<()> {
+        let mut w = WriteSet::new();
+        w.require(Precondition::Absent(Table::Pools, pool.id.as_str().as_bytes().to_vec()));
+        w.put(Table::Pools, pool.id.as_str().as_bytes().to_vec(), encode(pool)?);
+        self.commit(w, |_| Error::internal("creating pool", "generated pool id collided"))
+    }
+
+    pub fn pool(&self, id: &PoolId) -> Result<Versioned<UserPool>> {
+        self.read(Table::Pools, id.as_str().as_bytes())?.ok_or_else(|| pool_missing(id))
+    }
+
+    pub fn list_pools(&self, token: Option<&str>, limit: usize) -> Result<Listing<UserPool>> {
+        let (items, next_token) = self.page(Table::Pools, b"", token, limit)?;
+        let items = items.iter().map(|(_, v)| decode(v)).collect::<Result<_>>()?;
+        Ok(Listing { items, next_token })
+    }
+
+    pub fn replace_pool(&self, old: &Versioned<UserPool>, new: &UserPool) -> Result<()> {
+        let key = new.id.as_str().as_bytes().to_vec();
+        let mut w = WriteSet::new();
+        w.require(Precondition::Unchanged(Table::Pools, key.clone(), old.raw.clone()));
+        w.put(Table::Pools, key, encode(new)?);
+        let id = new.id.clone();
+        self.commit(w, |_| concurrent_change(&id))
+    }
+
+    /// Deletes a pool and every record scoped to it, atomically.
+    pub fn delete_pool(&self, old: &Versioned<UserPool>) -> Result<()> {
+        let id = &old.record.id;
+        let prefix = pool_prefix(id.as_str());
+        let mut w = WriteSet::new();
+        w.require(Precondition::Unchanged(Table::Pools, id.as_str().as_bytes().to_vec(), old.raw.clone()));
+        w.delete(Table::Pools, id.as_str().as_bytes().to_vec());
+        for (index_key, _) in self.scan_all(Table::PoolClients, &prefix)? {
+            if let Some(client_id) = index_key.get(prefix.len()..) {
+                w.delete(Table::Clients, client_id.to_vec());
+            }
+            w.delete(Table::PoolClients, index_key);
+        }
+        for (key, _) in self.scan_all(Table::Groups, &prefix)? {
+            w.delete(Table::Groups, key);
+        }
+        let id = id.clone();
+        self.commit(w, |_| concurrent_change(&id))
+    }
+
+    fn scan_all(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut all = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page =
+                self.kv.scan(table, prefix, after.as_deref(), 1000).map_err(|e| Error::internal("scanning", e))?;
+            all.extend(page.items);
+            match page.next_after {
+                Some(k) => after = Some(k),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    // ----- app clients -----
+
+    pub fn create_client(&self, client: &AppClient) -> Result<()> {
+        let mut w = WriteSet::new();
+        w.require(Precondition::Present(Table::Pools, client.pool_id.as_str().as_bytes().to_vec()));
+        w.require(Precondition::Absent(Table::Clients, client.id.as_str().as_bytes().to_vec()));
+        w.put(Table::Clients, client.id.as_str().as_bytes().to_vec(), encode(client)?);
+        w.put(Table::PoolClients, scoped_key(client.pool_id.as_str(), client.id.as_str()), Vec::new());
+        let pool_id = client.pool_id.clone();
+        self.commit(w, |i| match i {
+            0 => pool_missing(&pool_id),
+            _ => Error::internal("creating client", "generated client id collided"),
+        })
+    }
+
+    /// An app client by id alone (public operations name only the client).
+    pub fn client_by_id(&self, client_id: &str) -> Result<Versioned<AppClient>> {
+        self.read(Table::Clients, client_id.as_bytes())?.ok_or_else(|| client_missing(client_id))
+    }
+
+    /// An app client that must belong to `pool_id`.
+    pub fn client(&self, pool_id: &PoolId, client_id: &str) -> Result<Versioned<AppClient>> {
+        let client = self.client_by_id(client_id)?;
+        if &client.record.pool_id != pool_id {
+            return Err(client_missing(client_id));
+        }
+        Ok(client)
+    }
+
+    pub fn list_clients(&self, pool_id: &PoolId, token: Option<&str>, limit: usize) -> Result<Listing<AppClient>> {
+        let prefix = pool_prefix(pool_id.as_str());
+        let (keys, next_token) = self.page(Table::PoolClients, &prefix, token, limit)?;
+        let mut items = Vec::with_capacity(keys.len());
+        for (key, _) in keys {
+            let id = key.get(prefix.len()..).unwrap_or_default();
+            if let Some(c) = self.read::<AppClient>(Table::Clients, id)? {
+                items.push(c.record);
+            }
+        }
+        Ok(Listing { items, next_token })
+    }
+
+    pub fn replace_client(&self, old: &Versioned<AppClient>, new: &AppClient) -> Result<()> {
+        let key = new.id.as_str().as_bytes().to_vec();
+        let mut w = WriteSet::new();
+        w.require(Precondition::Unchanged(Table::Clients, key.clone(), old.raw.clone()));
+        w.put(Table::Clients, key, encode(new)?);
+        let id = new.id.clone();
+        self.commit(w, |_| concurrent_client_change(&id))
+    }
+
+    pub fn delete_client(&self, old: &Versioned<AppClient>) -> Result<()> {
+        let c = &old.record;
+        let mut w = WriteSet::new();
+        w.require(Precondition::Unchanged(Table::Clients, c.id.as_str().as_bytes().to_vec(), old.raw.clone()));
+        w.delete(Table::Clients, c.id.as_str().as_bytes().to_vec());
+        w.delete(Table::PoolClients, scoped_key(c.pool_id.as_str(), c.id.as_str()));
+        let id = c.id.clone();
+        self.commit(w, |_| concurrent_client_change(&id))
+    }
+
+    // ----- groups -----
+
+    /// Creates a group; of two concurrent creates of one name exactly one succeeds.
+    pub fn create_group(&self, group: &Group) -> Result<()> {
+        let mut w = WriteSet::new();
+        w.require(Precondition::Present(Table::Pools, group.pool_id.as_str().as_bytes().to_vec()));
+        w.require(Precondition::Absent(Table::Groups, scoped_key(group.pool_id.as_str(), &group.name)));
+        w.put(Table::Groups, scoped_key(group.pool_id.as_str(), &group.name), encode(group)?);
+        let (pool_id, name) = (group.pool_id.clone(), group.name.clone());
+        self.commit(w, |i| match i {
+            0 => pool_missing(&pool_id),
+            _ => Error::new(ErrorKind::GroupExists, format!("A group with the name {name} already exists.")),
+        })
+    }
+
+    pub fn group(&self, pool_id: &PoolId, name: &str) -> Result<Versioned<Group>> {
+        self.read(Table::Groups, &scoped_key(pool_id.as_str(), name))?.ok_or_else(group_missing)
+    }
+
+    pub fn list_groups(&self, pool_id: &PoolId, token: Option<&str>, limit: usize) -> Result<Listing<Group>> {
+        let (items, next_token) = self.page(Table::Groups, &pool_prefix(pool_id.as_str()), token, limit)?;
+        let items = items.iter().map(|(_, v)| decode(v)).collect::<Result<_>>()?;
+        Ok(Listing { items, next_token })
+    }
+
+    pub fn replace_group(&self, old: &Versioned<Group>, new: &Group) -> Result<()> {
+        let key = scoped_key(new.pool_id.as_str(), &new.name);
+        let mut w = WriteSet::new();
+        w.require(Precondition::Unchanged(Table::Groups, key.clone(), old.raw.clone()));
+        w.put(Table::Groups, key, encode(new)?);
+        self.commit(w, |_| Error::new(ErrorKind::ConcurrentModification, "The group was changed concurrently."))
+    }
+
+    pub fn delete_group(&self, old: &Versioned<Group>) -> Result<()> {
+        let key = scoped_key(old.record.pool_id.as_str(), &old.record.name);
+        let mut w = WriteSet::new();
+        w.require(Precondition::Unchanged(Table::Groups, key.clone(), old.raw.clone()));
+        w.delete(Table::Groups, key);
+        self.commit(w, |_| group_missing())
+    }
+}
+
+fn concurrent_change(id: &PoolId) -> Error {
+    Error::new(ErrorKind::ConcurrentModification, format!("User pool {id} was modified concurrently; retry."))
+}
+
+fn concurrent_client_change(id: &ClientId) -> Error {
+    Error::new(ErrorKind::ConcurrentModification, format!("User pool client {id} was modified concurrently; retry."))
+}

@@ -1,0 +1,138 @@
+//! The directory's storage seam: a small transactional key-value trait ([`KvStore`]) and the one
+//! documented key layout ([`Table`]). RocksDB sits behind it in `rocks`; nothing else opens it.
+//!
+//! Every change is a [`WriteSet`]: puts and deletes applied atomically, guarded by preconditions
+//! (a key is absent, or still holds the bytes the caller read). Uniqueness ("exactly one of two
+//! concurrent creates wins") and lost-update protection both come from those preconditions.
+
+pub mod directory;
+pub mod records;
+mod rocks;
+
+pub use directory::Directory;
+pub use rocks::RocksStore;
+
+/// The record kinds, one RocksDB column family each. **The key layout, in one place:**
+///
+/// | table          | key                                  | value                                  |
+/// |----------------|--------------------------------------|----------------------------------------|
+/// | `pools`        | `{pool_id}`                          | [`records::UserPool`] (JSON)           |
+/// | `clients`      | `{client_id}`                        | [`records::AppClient`] (JSON)          |
+/// | `pool_clients` | `{pool_id}\0{client_id}`             | empty (index for listing a pool's clients) |
+/// | `groups`       | `{pool_id}\0{group_name}`            | [`records::Group`] (JSON)              |
+/// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
+///
+/// Pool ids never contain `\0`, so `{pool_id}\0` is an exact prefix for a pool's records.
+/// Keys sort bytewise; listing walks a prefix in key order and pages by the last key seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    Pools,
+    Clients,
+    PoolClients,
+    Groups,
+    Meta,
+}
+
+impl Table {
+    pub const ALL: [Table; 5] = [Table::Pools, Table::Clients, Table::PoolClients, Table::Groups, Table::Meta];
+
+    /// The column family name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Pools => "pools",
+            Table::Clients => "clients",
+            Table::PoolClients => "pool_clients",
+            Table::Groups => "groups",
+            Table::Meta => "meta",
+        }
+    }
+}
+
+/// A key scoped to a pool: `{pool_id}\0{rest}`.
+pub fn scoped_key(pool_id: &str, rest: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(pool_id.len() + 1 + rest.len());
+    k.extend_from_slice(pool_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(rest.as_bytes());
+    k
+}
+
+/// The prefix of every key scoped to a pool: `{pool_id}\0`.
+pub fn pool_prefix(pool_id: &str) -> Vec<u8> {
+    scoped_key(pool_id, "")
+}
+
+/// A condition checked, under lock, before a write set is applied.
+#[derive(Debug, Clone)]
+pub enum Precondition {
+    /// The key must not exist (create).
+    Absent(Table, Vec<u8>),
+    /// The key must exist (a parent record that must not vanish meanwhile).
+    Present(Table, Vec<u8>),
+    /// The key must hold exactly these bytes (update of what was read; delete of what exists).
+    Unchanged(Table, Vec<u8>, Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Put(Table, Vec<u8>, Vec<u8>),
+    Delete(Table, Vec<u8>),
+}
+
+/// Puts and deletes applied atomically, all or nothing, after every precondition holds.
+#[derive(Debug, Default, Clone)]
+pub struct WriteSet {
+    preconditions: Vec<Precondition>,
+    mutations: Vec<Mutation>,
+}
+
+impl WriteSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn require(&mut self, p: Precondition) -> &mut Self {
+        self.preconditions.push(p);
+        self
+    }
+    pub fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) -> &mut Self {
+        self.mutations.push(Mutation::Put(table, key, value));
+        self
+    }
+    pub fn delete(&mut self, table: Table, key: Vec<u8>) -> &mut Self {
+        self.mutations.push(Mutation::Delete(table, key));
+        self
+    }
+}
+
+/// A storage failure (I/O, corruption, lock timeout): always an internal fault.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+/// Why a write set was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Precondition number `.0` (in the order added) did not hold; nothing was written.
+    #[error("precondition {0} failed")]
+    Conflict(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One page of a prefix scan.
+pub struct Page {
+    pub items: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The last key returned when more may follow.
+    pub next_after: Option<Vec<u8>>,
+}
+
+/// The storage backend. Implementations must make `commit` atomic and, when configured,
+/// durable before it returns (an acknowledged write survives `kill -9`).
+pub trait KvStore: Send + Sync + 'static {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` entries whose key starts with `prefix`, strictly after `after` if given.
+    fn scan(&self, table: Table, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Result<Page, StoreError>;
+    fn commit(&self, writes: WriteSet) -> Result<(), CommitError>;
+    /// Flushes memtables and the WAL (graceful shutdown).
+    fn flush(&self) -> Result<(), StoreError>;
+}
