@@ -120,16 +120,26 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_is_refused_immediately() {
         let pool = Arc::new(WorkerPool::start(1, 1).unwrap());
-        let gate = Arc::new(Barrier::new(2));
-        // Occupy the only worker, then the only queue slot.
-        let g = gate.clone();
+        let started = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        // Occupy the only worker until released...
         let busy = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.run(move || g.wait()).await }
+            let (pool, started, release) = (pool.clone(), started.clone(), release.clone());
+            async move {
+                pool.run(move || {
+                    started.wait();
+                    release.wait();
+                })
+                .await
+            }
         });
-        while pool.queue_depth() != 0 {
-            tokio::task::yield_now().await;
-        }
+        tokio::task::spawn_blocking({
+            let started = started.clone();
+            move || started.wait()
+        })
+        .await
+        .unwrap();
+        // ...then take the only queue slot.
         let queued = tokio::spawn({
             let pool = pool.clone();
             async move { pool.run(|| 7).await }
@@ -138,7 +148,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(pool.run(|| 0).await, Err(SubmitError::QueueFull));
-        gate.wait();
+        tokio::task::spawn_blocking(move || release.wait()).await.unwrap();
         busy.await.unwrap().unwrap();
         assert_eq!(queued.await.unwrap(), Ok(7));
     }

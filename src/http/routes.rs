@@ -82,11 +82,17 @@ pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Reques
 async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &str) -> Reply {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let headers: Vec<(String, String)> = parts
+    let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
+    // HTTP/2 carries the host as the `:authority` pseudo-header; clients sign it as `host`.
+    if !parts.headers.contains_key(hyper::header::HOST) {
+        if let Some(authority) = parts.uri.authority() {
+            headers.push(("host".to_owned(), authority.as_str().to_owned()));
+        }
+    }
     let op = protocol::operation_name(&headers).to_owned();
     let span = tracing::info_span!("request", request_id, operation = %op, peer = %peer.ip());
     metrics::counter!("portcullis_requests_total", "operation" => op.clone()).increment(1);

@@ -481,7 +481,9 @@ mod tests {
     #[test]
     fn missing_required_member_and_range_are_both_reported() {
         let e = validate("ListUserPools", json!({"MaxResults": 0, "NextToken": ""})).unwrap_err();
-        assert!(e.message.starts_with("2 validation errors detected: "), "{}", e.message);
+        // An empty token breaks both its length and its pattern: three violations in all.
+        assert!(e.message.starts_with("3 validation errors detected: "), "{}", e.message);
+        assert!(e.message.contains("Member must satisfy regular expression pattern: [\\S]+"), "{}", e.message);
         assert!(e.message.contains("Member must have value greater than or equal to 1"));
         assert!(e.message.contains("'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1"));
         let e = validate("ListUserPools", json!({})).unwrap_err();

@@ -1,0 +1,200 @@
+"""Operations: per-pool, per-category rate limits (TooManyRequestsException) while /health keeps
+answering, /metrics, start-up refusal of a bad configuration, and graceful SIGTERM."""
+
+import re
+import subprocess
+import threading
+import time
+
+from botocore.exceptions import ClientError
+
+from conftest import BIN, error_code
+
+THROTTLE_CONFIG = """
+[rate_limits]
+per_ip_rps = 0
+
+[rate_limits.categories]
+UserPoolRead = 5
+"""
+
+
+def metric_value(text: str, name: str, **labels) -> float | None:
+    """Sum of the samples of `name` whose labels include `labels` (None when there is none)."""
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        sample_labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        if all(sample_labels.get(k) == v for k, v in labels.items()):
+            total += float(m.group(4))
+            found = True
+    return total if found else None
+
+
+def test_burst_is_throttled_per_pool_while_health_answers(make_daemon):
+    d = make_daemon(THROTTLE_CONFIG)
+    setup = d.client()
+    pid = setup.create_user_pool(PoolName="busy")["UserPool"]["Id"]
+    quiet = setup.create_user_pool(PoolName="quiet")["UserPool"]["Id"]
+
+    n_threads, per_thread = 8, 5  # 40 DescribeUserPool calls
+    clients = [d.client() for _ in range(n_threads)]
+    for c in clients:  # open the connections first so that the burst is requests, not handshakes
+        c.list_tags_for_resource(ResourceArn=f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/{quiet}")
+    barrier = threading.Barrier(n_threads + 1)
+    outcomes: list[str] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    burst_done = threading.Event()
+
+    def burst(c):
+        barrier.wait()
+        for _ in range(per_thread):
+            try:
+                c.describe_user_pool(UserPoolId=pid)
+                result, status = "ok", 200
+            except ClientError as e:
+                result, status = error_code(e), e.response["ResponseMetadata"]["HTTPStatusCode"]
+            except Exception as e:  # noqa: BLE001 - any other outcome fails the test below
+                result, status = repr(e), -1
+            with lock:
+                outcomes.append(result)
+                statuses.append(status)
+
+    health: list[int] = []
+
+    def probe():
+        s = d.new_http_session()
+        barrier.wait()
+        while not burst_done.is_set() or not health:
+            try:
+                health.append(s.get(d.endpoint + "/health", timeout=10).status_code)
+            except Exception as e:  # noqa: BLE001
+                health.append(repr(e))
+
+    threads = [threading.Thread(target=burst, args=(c,)) for c in clients]
+    prober = threading.Thread(target=probe)
+    for t in threads + [prober]:
+        t.start()
+    started = time.monotonic()
+    for t in threads:
+        t.join(120)
+    elapsed = time.monotonic() - started
+    burst_done.set()
+    prober.join(30)
+
+    assert len(outcomes) == n_threads * per_thread
+    others = [o for o in outcomes if o not in ("ok", "TooManyRequestsException")]
+    assert others == [], outcomes
+    ok, throttled = outcomes.count("ok"), outcomes.count("TooManyRequestsException")
+    assert throttled > 0, f"no throttling in {elapsed:.2f}s: {outcomes}"
+    assert ok >= 1
+    # A 5 rps quota with a burst of 5 admits at most 5 + 5/s.
+    assert ok <= 5 + 5 * elapsed + 1, f"{ok} admitted in {elapsed:.2f}s"
+    # Cognito sends TooManyRequestsException as a 400.
+    assert {s for o, s in zip(outcomes, statuses) if o == "TooManyRequestsException"} == {400}
+    assert health and all(h == 200 for h in health), health
+
+    # The limit is per pool: another pool's reads are not affected.
+    assert setup.describe_user_pool(UserPoolId=quiet)["UserPool"]["Id"] == quiet
+
+    metrics = d.metrics()
+    limited = metric_value(metrics, "portcullis_rate_limited_total")
+    assert limited is not None, "portcullis_rate_limited_total missing from /metrics"
+    assert limited >= throttled
+    assert metric_value(metrics, "portcullis_rate_limited_total", category="UserPoolRead") is not None
+
+
+def test_throttle_window_refills(make_daemon):
+    """After a throttled burst the pool is readable again once the quota refills."""
+    d = make_daemon(THROTTLE_CONFIG)
+    c = d.client()
+    pid = c.create_user_pool(PoolName="refill")["UserPool"]["Id"]
+    results = []
+    for _ in range(12):
+        try:
+            c.describe_user_pool(UserPoolId=pid)
+            results.append("ok")
+        except ClientError as e:
+            results.append(error_code(e))
+    assert "TooManyRequestsException" in results, results
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            c.describe_user_pool(UserPoolId=pid)
+            break
+        except ClientError as e:
+            assert error_code(e) == "TooManyRequestsException"
+            assert time.monotonic() < deadline, "quota never refilled"
+            time.sleep(0.05)
+
+
+def run_serve_expecting_failure(tmp_path, config_text):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(config_text)
+    return subprocess.run(
+        [BIN, "serve", "--config", str(cfg), "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_bad_listen_address_exits_2(tmp_path):
+    proc = run_serve_expecting_failure(tmp_path, '[server]\nlisten = "nowhere"\n')
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "config: server.listen: " in proc.stderr, proc.stderr
+
+
+def test_unknown_quota_category_exits_2(tmp_path):
+    proc = run_serve_expecting_failure(tmp_path, "[rate_limits.categories]\nUserSomething = 5\n")
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "config: rate_limits.categories.UserSomething: " in proc.stderr, proc.stderr
+
+
+def test_unknown_key_exits_2(tmp_path):
+    proc = run_serve_expecting_failure(tmp_path, "[workers]\nthreds = 4\n")
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "config: workers" in proc.stderr and "threds" in proc.stderr, proc.stderr
+
+
+def test_sigterm_is_graceful_and_restart_sees_data(make_daemon):
+    d = make_daemon()
+    c = d.client()
+    pid = c.create_user_pool(PoolName="before-sigterm")["UserPool"]["Id"]
+    client_id = c.create_user_pool_client(UserPoolId=pid, ClientName="c", GenerateSecret=True)["UserPoolClient"]["ClientId"]
+    c.create_group(UserPoolId=pid, GroupName="g")
+    assert d.stop() == 0, d.log_tail()
+    assert not d.alive()
+    d.start()
+    c = d.client()
+    assert c.describe_user_pool(UserPoolId=pid)["UserPool"]["Name"] == "before-sigterm"
+    assert c.describe_user_pool_client(UserPoolId=pid, ClientId=client_id)["UserPoolClient"]["ClientSecret"]
+    assert c.get_group(UserPoolId=pid, GroupName="g")["Group"]["GroupName"] == "g"
+
+
+def test_metrics_count_requests_and_errors(daemon):
+    before = daemon.metrics()
+    base_list = metric_value(before, "portcullis_requests_total", operation="ListUserPools") or 0
+    base_err = metric_value(before, "portcullis_errors_total", operation="DescribeUserPool",
+                            type="ResourceNotFoundException") or 0
+    for _ in range(3):
+        daemon.call("ListUserPools", {"MaxResults": 1})
+    r = daemon.raw("DescribeUserPool", {"UserPoolId": "us-east-1_NoSuchPo0"})
+    assert r.status_code == 400
+
+    resp = daemon.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    after = resp.text
+    assert metric_value(after, "portcullis_requests_total", operation="ListUserPools") == base_list + 3
+    assert metric_value(after, "portcullis_errors_total", operation="DescribeUserPool",
+                        type="ResourceNotFoundException") == base_err + 1
+    # Latency histogram of the operation and the worker queue gauge are exported too.
+    assert metric_value(after, "portcullis_operation_seconds_count", operation="ListUserPools") is not None, after
+    assert metric_value(after, "portcullis_worker_queue_depth") is not None, after
+    assert all(
+        line.startswith(("#", "portcullis_")) for line in after.splitlines() if line.strip()
+    ), "metric without the portcullis_ prefix"
