@@ -52,11 +52,8 @@ impl App {
         admin_keys: AdminKeys,
     ) -> Self {
         let limits = RateLimits::new(&config.rate_limits);
-        let verifier = Verifier {
-            region: config.server.region.clone(),
-            service: "cognito-idp".to_owned(),
-            max_skew_secs: 300,
-        };
+        let verifier =
+            Verifier { region: config.server.region.clone(), service: "cognito-idp".to_owned(), max_skew_secs: 300 };
         Self { config, directory, vault, workers, limits, verifier, admin_keys, jwk_cache: Mutex::new(HashMap::new()) }
     }
 
@@ -108,6 +105,9 @@ impl App {
 
     /// `arn:aws:cognito-idp:{region}:{account}:userpool/{id}`.
     pub fn pool_arn(&self, pool_id: &str) -> String {
-        format!("arn:aws:cognito-idp:{}:{}:userpool/{pool_id}", self.config.server.region, self.config.server.account_id)
+        format!(
+            "arn:aws:cognito-idp:{}:{}:userpool/{pool_id}",
+            self.config.server.region, self.config.server.account_id
+        )
     }
 }

@@ -35,9 +35,7 @@ fn create_dir(path: &Path) -> Result<(), String> {
 }
 
 fn read_trimmed(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| format!("{what} {}: {e}", path.display()))
+    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).map_err(|e| format!("{what} {}: {e}", path.display()))
 }
 
 /// Dev mode: a SoftHSM config whose token directory is `{data_dir}/hsm/tokens`, exported as
@@ -110,8 +108,9 @@ fn admin_keys(config: &Config) -> Result<AdminKeys, String> {
     let mut keys = HashMap::new();
     for (i, k) in config.admin.access_keys.iter().enumerate() {
         let secret = match (&k.secret_env, &k.secret_file) {
-            (Some(var), _) => std::env::var(var)
-                .map_err(|_| format!("admin.access_keys[{i}].secret_env: {var} is not set"))?,
+            (Some(var), _) => {
+                std::env::var(var).map_err(|_| format!("admin.access_keys[{i}].secret_env: {var} is not set"))?
+            }
             (None, Some(file)) => read_trimmed(file, &format!("admin.access_keys[{i}].secret_file"))?,
             (None, None) => return Err(format!("admin.access_keys[{i}]: no secret")),
         };

@@ -191,7 +191,8 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| bad("--config", format!("{}: {e}", path.display())))?;
                 Self::parse(&text)?
             }
             None => Self::default(),
@@ -280,10 +281,9 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.server
-            .listen
-            .parse()
-            .map_err(|_| bad("server.listen", format!("'{}' is not an address like 127.0.0.1:8443", self.server.listen)))
+        self.server.listen.parse().map_err(|_| {
+            bad("server.listen", format!("'{}' is not an address like 127.0.0.1:8443", self.server.listen))
+        })
     }
 
     /// The public base URL (token `iss` prefix, discovery).

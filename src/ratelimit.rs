@@ -73,8 +73,7 @@ fn quota(rps: u32, burst: u32) -> Quota {
 
 impl RateLimits {
     pub fn new(config: &RateLimitConfig) -> Self {
-        let per_ip = (config.per_ip_rps > 0)
-            .then(|| RateLimiter::keyed(quota(config.per_ip_rps, config.per_ip_burst)));
+        let per_ip = (config.per_ip_rps > 0).then(|| RateLimiter::keyed(quota(config.per_ip_rps, config.per_ip_burst)));
         let per_category = QuotaCategory::ALL
             .iter()
             .map(|c| {

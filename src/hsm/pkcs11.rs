@@ -251,6 +251,9 @@ impl KeyVault for Pkcs11Vault {
             Attribute::Token(true),
             Attribute::Private(false),
             Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Derive(false),
             Attribute::ModulusBits(2048.into()),
             Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
             Attribute::Id(id.clone()),
@@ -262,6 +265,9 @@ impl KeyVault for Pkcs11Vault {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
             Attribute::Id(id),
             Attribute::Label(label),
         ];
@@ -380,8 +386,36 @@ pub(crate) mod tests {
         let key = ring::signature::RsaPublicKeyComponents { n: &public.modulus, e: &public.exponent };
         key.verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, b"header.payload", &sig).unwrap();
         assert_eq!(vault.public_key("unit-kid-1").unwrap(), public);
+        // The private half signs and does nothing else, and never leaves the token.
+        let attrs = vault
+            .with_session(|s| {
+                let (private, _) = vault.key_handles(s, "unit-kid-1")?.unwrap();
+                s.get_attributes(
+                    private,
+                    &[
+                        AttributeType::Sensitive,
+                        AttributeType::Extractable,
+                        AttributeType::Decrypt,
+                        AttributeType::Unwrap,
+                    ],
+                )
+            })
+            .unwrap();
+        assert!(attrs.contains(&Attribute::Sensitive(true)));
+        assert!(attrs.contains(&Attribute::Extractable(false)));
+        assert!(attrs.contains(&Attribute::Decrypt(false)));
+        assert!(attrs.contains(&Attribute::Unwrap(false)));
         vault.destroy_signing_key("unit-kid-1").unwrap();
         assert!(vault.sign_rs256("unit-kid-1", b"x").is_err());
+    }
+
+    #[test]
+    fn a_lost_login_is_re_established() {
+        let vault = &VAULT.1;
+        let sealed = vault.seal(b"ctx", b"v").unwrap();
+        // C_Logout on any session logs the whole application out of the token.
+        vault.with_session(|s| s.logout()).unwrap();
+        assert_eq!(vault.open(b"ctx", &sealed).unwrap(), b"v");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -98,22 +98,11 @@ async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &s
     metrics::counter!("portcullis_requests_total", "operation" => op.clone()).increment(1);
 
     let limit = app.config.server.max_body_bytes;
-    let too_large = || {
-        Error::new(ErrorKind::RequestEntityTooLarge, format!("Request body is larger than {limit} bytes."))
-    };
-    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return error_reply(&too_large(), &op, request_id);
-    }
-    let body = match Limited::new(body, limit).collect().instrument(span.clone()).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return span.in_scope(|| error_reply(&too_large(), &op, request_id))
-        }
-        Err(e) => {
-            let e = Error::new(ErrorKind::Serialization, format!("Could not read the request body: {e}"));
-            return span.in_scope(|| error_reply(&e, &op, request_id));
-        }
+    let declared =
+        parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let body = match read_body(body, limit, declared).instrument(span.clone()).await {
+        Ok(bytes) => bytes,
+        Err(e) => return span.in_scope(|| error_reply(&e, &op, request_id)),
     };
     let call = ApiCall { headers: &headers, body: &body, source_ip: peer.ip() };
     let result = protocol::handle(app, call).instrument(span.clone()).await;
@@ -123,6 +112,54 @@ async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &s
     };
     metrics::histogram!("portcullis_request_seconds", "operation" => op).record(started.elapsed().as_secs_f64());
     reply
+}
+
+/// The most bytes read (and dropped) from an oversized body, so that a client still sending it
+/// reads the 413 instead of a connection reset. Bigger bodies are cut off.
+const DRAIN_CAP: usize = 16 * 1024 * 1024;
+/// While draining, a client silent this long is waiting for our answer (it declared a length
+/// and holds the body back), so the 413 goes out at once.
+const DRAIN_IDLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Collects a request body of at most `limit` bytes. An oversized one is drained (up to
+/// [`DRAIN_CAP`], while the client keeps sending) and refused with 413
+/// `RequestEntityTooLargeException`.
+async fn read_body(mut body: Incoming, limit: usize, declared: Option<usize>) -> Result<Bytes, Error> {
+    let too_large =
+        || Error::new(ErrorKind::RequestEntityTooLarge, format!("Request body is larger than {limit} bytes."));
+    if declared.is_some_and(|n| n > DRAIN_CAP) {
+        return Err(too_large());
+    }
+    let mut collected = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut total = 0usize;
+    let mut oversized = declared.is_some_and(|n| n > limit);
+    loop {
+        let next = if oversized {
+            match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            }
+        } else {
+            body.frame().await
+        };
+        let Some(frame) = next else { break };
+        let frame =
+            frame.map_err(|e| Error::new(ErrorKind::Serialization, format!("Could not read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        total = total.saturating_add(data.len());
+        if total > DRAIN_CAP {
+            break;
+        }
+        if total > limit {
+            oversized = true;
+        } else {
+            collected.extend_from_slice(&data);
+        }
+    }
+    if oversized {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(collected))
 }
 
 async fn jwks(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Reply {

@@ -59,31 +59,44 @@ fn seconds_per(unit: &str) -> i64 {
     }
 }
 
-/// Token lifetimes within Cognito's bounds: access and ID 5 min–1 day, refresh 1 hour–10 years.
-fn check_token_validity(settings: &Map<String, Value>, given: &Map<String, Value>) -> Result<()> {
-    let units = given.get("TokenValidityUnits");
-    // A validity given without a unit is in Cognito's default unit for it.
-    let unit = |token: &str, default_unit: &str| {
-        units.and_then(|u| u.get(token)).and_then(Value::as_str).unwrap_or(default_unit).to_owned()
-    };
-    let checks = [
-        ("AccessTokenValidity", "AccessToken", "hours", 300, 86_400, "Access token"),
-        ("IdTokenValidity", "IdToken", "hours", 300, 86_400, "ID token"),
-        ("RefreshTokenValidity", "RefreshToken", "days", 3_600, 315_360_000, "Refresh token"),
-    ];
-    for (member, token, default_unit, min, max, label) in checks {
-        let Some(value) = given.get(member).and_then(Value::as_i64) else { continue };
-        let seconds = value.saturating_mul(seconds_per(&unit(token, default_unit)));
+/// (validity member, unit key, unit when a validity is given without one, unit of the default
+/// validity, lower and upper bound in seconds, label): access and ID tokens live 5 min–1 day,
+/// refresh tokens 1 hour–10 years.
+const TOKEN_VALIDITY: [(&str, &str, &str, &str, i64, i64, &str); 3] = [
+    ("AccessTokenValidity", "AccessToken", "hours", "minutes", 300, 86_400, "Access token"),
+    ("IdTokenValidity", "IdToken", "hours", "minutes", 300, 86_400, "ID token"),
+    ("RefreshTokenValidity", "RefreshToken", "days", "days", 3_600, 315_360_000, "Refresh token"),
+];
+
+/// Fills `TokenValidityUnits` as Cognito does: a unit given in the input wins; a validity given
+/// without a unit is in the default unit for it (hours, or days for refresh tokens); a default
+/// validity (60 minutes, 30 days) keeps its own unit.
+fn resolve_token_units(input: &Map<String, Value>, settings: &mut Map<String, Value>) {
+    let given = input.get("TokenValidityUnits").and_then(Value::as_object);
+    let mut units = Map::new();
+    for (member, token, unit_if_given, default_unit, ..) in TOKEN_VALIDITY {
+        let unit = given.and_then(|u| u.get(token)).and_then(Value::as_str).unwrap_or(if input.contains_key(member) {
+            unit_if_given
+        } else {
+            default_unit
+        });
+        units.insert(token.to_owned(), json!(unit));
+    }
+    settings.insert("TokenValidityUnits".into(), Value::Object(units));
+}
+
+fn check_token_validity(settings: &Map<String, Value>) -> Result<()> {
+    let units = settings.get("TokenValidityUnits");
+    for (member, token, _, _, min, max, label) in TOKEN_VALIDITY {
+        let Some(value) = settings.get(member).and_then(Value::as_i64) else { continue };
+        let unit = units.and_then(|u| u.get(token)).and_then(Value::as_str).unwrap_or("hours");
+        let seconds = value.saturating_mul(seconds_per(unit));
         if !(min..=max).contains(&seconds) {
             return Err(Error::invalid_parameter(format!(
-                "{label} validity must be between {} and {} seconds; got {value} {}.",
-                min,
-                max,
-                unit(token, default_unit)
+                "{label} validity must be between {min} and {max} seconds; got {value} {unit}."
             )));
         }
     }
-    let _ = settings;
     Ok(())
 }
 
@@ -105,14 +118,23 @@ fn check_settings(settings: &Map<String, Value>, has_secret: bool) -> Result<()>
     let oauth_flows = strings("AllowedOAuthFlows");
     let oauth_enabled = settings.get("AllowedOAuthFlowsUserPoolClient") == Some(&json!(true));
     if oauth_enabled && oauth_flows.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidOAuthFlow, "AllowedOAuthFlows must be provided when AllowedOAuthFlowsUserPoolClient is true."));
+        return Err(Error::new(
+            ErrorKind::InvalidOAuthFlow,
+            "AllowedOAuthFlows must be provided when AllowedOAuthFlowsUserPoolClient is true.",
+        ));
     }
     if oauth_flows.iter().any(|f| f == "client_credentials") {
         if oauth_flows.len() > 1 {
-            return Err(Error::new(ErrorKind::InvalidOAuthFlow, "client_credentials flow can not be selected with code or implicit flows."));
+            return Err(Error::new(
+                ErrorKind::InvalidOAuthFlow,
+                "client_credentials flow can not be selected with code or implicit flows.",
+            ));
         }
         if !has_secret {
-            return Err(Error::new(ErrorKind::InvalidOAuthFlow, "client_credentials flow can not be selected if client does not have a client secret."));
+            return Err(Error::new(
+                ErrorKind::InvalidOAuthFlow,
+                "client_credentials flow can not be selected if client does not have a client secret.",
+            ));
         }
     }
     let browser_flow = oauth_flows.iter().any(|f| f == "code" || f == "implicit");
@@ -127,7 +149,9 @@ fn check_settings(settings: &Map<String, Value>, has_secret: bool) -> Result<()>
     for url in strings("CallbackURLs").iter().chain(strings("LogoutURLs").iter()) {
         let local_http = url.starts_with("http://localhost") || url.starts_with("http://127.0.0.1");
         if url.contains('#') || (url.starts_with("http://") && !local_http) || !url.contains(':') {
-            return Err(Error::invalid_parameter(format!("{url} is not a valid redirect URI: use HTTPS (HTTP only for localhost) and no fragment.")));
+            return Err(Error::invalid_parameter(format!(
+                "{url} is not a valid redirect URI: use HTTPS (HTTP only for localhost) and no fragment."
+            )));
         }
     }
     Ok(())
@@ -170,7 +194,8 @@ pub async fn create(app: &App, body: Value) -> Result<Value> {
     let generate_secret = input.get("GenerateSecret").and_then(Value::as_bool).unwrap_or(false);
     let mut settings = Map::new();
     settings_from(&input, &mut settings);
-    check_token_validity(&settings, &input)?;
+    resolve_token_units(&input, &mut settings);
+    check_token_validity(&settings)?;
     check_settings(&settings, generate_secret)?;
     let id = ClientId::generate();
     let sealed_secret = if generate_secret {
@@ -205,7 +230,8 @@ pub async fn update(app: &App, body: Value) -> Result<Value> {
     let current = app.directory.client(&pool_id_of(&input), str_member(&input, "ClientId"))?;
     let mut client = current.record.clone();
     settings_from(&input, &mut client.settings);
-    check_token_validity(&client.settings, &input)?;
+    resolve_token_units(&input, &mut client.settings);
+    check_token_validity(&client.settings)?;
     check_settings(&client.settings, client.sealed_secret.is_some())?;
     if let Some(name) = input.get("ClientName").and_then(Value::as_str) {
         client.name = name.to_owned();
@@ -220,11 +246,8 @@ pub async fn list(app: &App, body: Value) -> Result<Value> {
     let pool = app.directory.pool(&pool_id_of(&input))?;
     let limit = page_size(input.get("MaxResults").and_then(Value::as_i64), 60);
     let page = app.directory.list_clients(&pool.record.id, input.get("NextToken").and_then(Value::as_str), limit)?;
-    let clients: Vec<Value> = page
-        .items
-        .iter()
-        .map(|c| json!({"ClientId": c.id, "UserPoolId": c.pool_id, "ClientName": c.name}))
-        .collect();
+    let clients: Vec<Value> =
+        page.items.iter().map(|c| json!({"ClientId": c.id, "UserPoolId": c.pool_id, "ClientName": c.name})).collect();
     let mut out = json!({ "UserPoolClients": clients });
     if let Some(t) = page.next_token {
         out["NextToken"] = json!(t);

@@ -37,7 +37,9 @@ const CREATE_ONLY_SETTINGS: &[&str] = &["AliasAttributes", "UsernameAttributes",
 
 fn default_setting(name: &str) -> Option<Value> {
     Some(match name {
-        "Policies" => json!({"PasswordPolicy": default_password_policy(), "SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD"]}}),
+        "Policies" => {
+            json!({"PasswordPolicy": default_password_policy(), "SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD"]}})
+        }
         "DeletionProtection" => json!("INACTIVE"),
         "LambdaConfig" => json!({}),
         "VerificationMessageTemplate" => json!({"DefaultEmailOption": "CONFIRM_WITH_CODE"}),
@@ -238,9 +240,7 @@ pub async fn delete(app: &App, body: Value) -> Result<Value> {
     let kids = current.record.signing_keys.clone();
     app.forget_jwks(&kids);
     let destroyed = app
-        .with_vault("destroying signing keys", move |v| {
-            kids.iter().try_for_each(|k| v.destroy_signing_key(k.as_str()))
-        })
+        .with_vault("destroying signing keys", move |v| kids.iter().try_for_each(|k| v.destroy_signing_key(k.as_str())))
         .await;
     if let Err(e) = destroyed {
         // The pool is gone; a key left behind is unreachable but logged for the operator.

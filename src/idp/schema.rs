@@ -66,7 +66,9 @@ pub fn build(requested: &[Value]) -> Result<Vec<Value>> {
         }
     }
     if custom.len() > MAX_CUSTOM_ATTRIBUTES {
-        return Err(Error::invalid_parameter(format!("A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes.")));
+        return Err(Error::invalid_parameter(format!(
+            "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+        )));
     }
     attributes.extend(custom);
     Ok(attributes)
@@ -98,12 +100,12 @@ fn merge_standard(entry: &mut Value, requested: &Value) -> Result<()> {
 
 fn custom_entry(requested: &Value, name: &str) -> Result<Value> {
     if name.starts_with("custom:") || name.starts_with("dev:") {
-        return Err(Error::invalid_parameter(format!(
-            "Custom attribute names are given without a prefix: {name}"
-        )));
+        return Err(Error::invalid_parameter(format!("Custom attribute names are given without a prefix: {name}")));
     }
     if requested.get("Required").and_then(Value::as_bool) == Some(true) {
-        return Err(Error::invalid_parameter(format!("Required custom attributes are not supported currently. ({name})")));
+        return Err(Error::invalid_parameter(format!(
+            "Required custom attributes are not supported currently. ({name})"
+        )));
     }
     let data_type = requested.get("AttributeDataType").and_then(Value::as_str).unwrap_or("String");
     let developer_only = requested.get("DeveloperOnlyAttribute").and_then(Value::as_bool).unwrap_or(false);

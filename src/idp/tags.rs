@@ -1,5 +1,7 @@
 //! Tags on user pools: TagResource, UntagResource, ListTagsForResource, addressed by pool ARN.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use super::{object, str_member};
@@ -21,16 +23,29 @@ fn pool_of_arn(app: &App, arn: &str) -> Result<PoolId> {
     }
 }
 
-fn modify_tags(app: &App, input: &Map<String, Value>, change: impl FnOnce(&mut std::collections::BTreeMap<String, String>)) -> Result<()> {
+/// Attempts at a tag change that races other writers of the same pool. TagResource has no
+/// ConcurrentModificationException in its model, so the server retries its own write.
+const TAG_WRITE_ATTEMPTS: usize = 16;
+
+fn modify_tags(app: &App, input: &Map<String, Value>, change: impl Fn(&mut BTreeMap<String, String>)) -> Result<()> {
     let pool_id = pool_of_arn(app, str_member(input, "ResourceArn"))?;
-    let current = app.directory.pool(&pool_id)?;
-    let mut pool = current.record.clone();
-    change(&mut pool.tags);
-    if pool.tags.len() > MAX_TAGS {
-        return Err(Error::new(ErrorKind::InvalidParameter, format!("A user pool can have at most {MAX_TAGS} tags.")));
+    let mut attempt = 0;
+    loop {
+        let current = app.directory.pool(&pool_id)?;
+        let mut pool = current.record.clone();
+        change(&mut pool.tags);
+        if pool.tags.len() > MAX_TAGS {
+            return Err(Error::new(
+                ErrorKind::InvalidParameter,
+                format!("A user pool can have at most {MAX_TAGS} tags."),
+            ));
+        }
+        pool.modified = now_epoch();
+        match app.directory.replace_pool(&current, &pool) {
+            Err(e) if e.kind == ErrorKind::ConcurrentModification && attempt + 1 < TAG_WRITE_ATTEMPTS => attempt += 1,
+            other => return other,
+        }
     }
-    pool.modified = now_epoch();
-    app.directory.replace_pool(&current, &pool)
 }
 
 pub async fn tag(app: &App, body: Value) -> Result<Value> {
@@ -40,7 +55,7 @@ pub async fn tag(app: &App, body: Value) -> Result<Value> {
         .and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
         .unwrap_or_default();
-    modify_tags(app, &input, |tags| tags.extend(new_tags))?;
+    modify_tags(app, &input, |tags| tags.extend(new_tags.iter().cloned()))?;
     Ok(json!({}))
 }
 

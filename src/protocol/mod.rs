@@ -58,7 +58,10 @@ pub async fn handle(app: &App, call: ApiCall<'_>) -> Result<Value> {
     model.validate_input(op_model, &body)?;
 
     let operation = operations::find(&op_model.name).ok_or_else(|| {
-        Error::new(ErrorKind::UnsupportedOperation, format!("{} is not supported by this Portcullis version.", op_model.name))
+        Error::new(
+            ErrorKind::UnsupportedOperation,
+            format!("{} is not supported by this Portcullis version.", op_model.name),
+        )
     })?;
     let pool = body.get("UserPoolId").and_then(Value::as_str).unwrap_or_default();
     app.limits.check_category(pool, operation.category).map_err(|_| {

@@ -119,9 +119,7 @@ impl ServiceModel {
         let target_prefix = root["metadata"]["targetPrefix"].as_str().unwrap_or_default().to_owned();
         let mut operations = HashMap::new();
         for (name, op) in root["operations"].as_object().ok_or("no operations")? {
-            let public = op["auth"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == "smithy.api#noAuth"))
+            let public = op["auth"].as_array().is_some_and(|a| a.iter().any(|x| x == "smithy.api#noAuth"))
                 || op["authtype"] == "none";
             operations.insert(
                 name.clone(),
@@ -204,10 +202,7 @@ impl ServiceModel {
         match violations.len() {
             0 => Ok(()),
             1 => Err(Error::invalid_parameter(format!("1 validation error detected: {}", violations[0]))),
-            n => Err(Error::invalid_parameter(format!(
-                "{n} validation errors detected: {}",
-                violations.join("; ")
-            ))),
+            n => Err(Error::invalid_parameter(format!("{n} validation errors detected: {}", violations.join("; ")))),
         }
     }
 
@@ -306,7 +301,9 @@ impl ServiceModel {
                 let key_phrases: Vec<String> =
                     obj.keys().flat_map(|k| self.scalar_phrases(key, &Value::String(k.clone()))).collect();
                 if let Some(first) = key_phrases.first() {
-                    out.push(format!("{shown} at '{path}' failed to satisfy constraint: Map keys must satisfy constraint: [{first}]"));
+                    out.push(format!(
+                        "{shown} at '{path}' failed to satisfy constraint: Map keys must satisfy constraint: [{first}]"
+                    ));
                 }
                 let value_phrases: Vec<String> = obj.values().flat_map(|mv| self.scalar_phrases(value, mv)).collect();
                 if let Some(first) = value_phrases.first() {
@@ -485,7 +482,9 @@ mod tests {
         assert!(e.message.starts_with("3 validation errors detected: "), "{}", e.message);
         assert!(e.message.contains("Member must satisfy regular expression pattern: [\\S]+"), "{}", e.message);
         assert!(e.message.contains("Member must have value greater than or equal to 1"));
-        assert!(e.message.contains("'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1"));
+        assert!(e
+            .message
+            .contains("'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1"));
         let e = validate("ListUserPools", json!({})).unwrap_err();
         assert!(e.message.contains("Value null at 'maxResults' failed to satisfy constraint: Member must not be null"));
     }
@@ -500,13 +499,21 @@ mod tests {
 
     #[test]
     fn enum_and_nested_paths() {
-        let e = validate("CreateUserPool", json!({"PoolName": "p", "MfaConfiguration": "MAYBE",
-            "Policies": {"PasswordPolicy": {"MinimumLength": 2}}}))
+        let e = validate(
+            "CreateUserPool",
+            json!({"PoolName": "p", "MfaConfiguration": "MAYBE",
+            "Policies": {"PasswordPolicy": {"MinimumLength": 2}}}),
+        )
         .unwrap_err();
-        assert!(e.message.contains("at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: ["));
+        assert!(e
+            .message
+            .contains("at 'mfaConfiguration' failed to satisfy constraint: Member must satisfy enum value set: ["));
         assert!(e.message.contains("at 'policies.passwordPolicy.minimumLength' failed"), "{}", e.message);
-        let e = validate("CreateUserPoolClient", json!({"UserPoolId": "us-east-1_abc", "ClientName": "c",
-            "ExplicitAuthFlows": ["ALLOW_NOTHING"]}))
+        let e = validate(
+            "CreateUserPoolClient",
+            json!({"UserPoolId": "us-east-1_abc", "ClientName": "c",
+            "ExplicitAuthFlows": ["ALLOW_NOTHING"]}),
+        )
         .unwrap_err();
         assert!(e.message.contains("at 'explicitAuthFlows' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set"), "{}", e.message);
     }

@@ -86,7 +86,7 @@ impl Directory {
         prefix: &[u8],
         token: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Option<String>)> {
+    ) -> Result<Listing<(Vec<u8>, Vec<u8>)>> {
         let after = match token {
             Some(t) => {
                 let key = B64.decode(t).map_err(|_| Error::invalid_parameter("Invalid pagination token."))?;
@@ -98,7 +98,7 @@ impl Directory {
             None => None,
         };
         let page = self.kv.scan(table, prefix, after.as_deref(), limit).map_err(|e| Error::internal("scanning", e))?;
-        Ok((page.items, page.next_after.map(|k| B64.encode(k))))
+        Ok(Listing { items: page.items, next_token: page.next_after.map(|k| B64.encode(k)) })
     }
 
     // ----- pools -----
@@ -115,9 +115,9 @@ impl Directory {
     }
 
     pub fn list_pools(&self, token: Option<&str>, limit: usize) -> Result<Listing<UserPool>> {
-        let (items, next_token) = self.page(Table::Pools, b"", token, limit)?;
-        let items = items.iter().map(|(_, v)| decode(v)).collect::<Result<_>>()?;
-        Ok(Listing { items, next_token })
+        let page = self.page(Table::Pools, b"", token, limit)?;
+        let items = page.items.iter().map(|(_, v)| decode(v)).collect::<Result<_>>()?;
+        Ok(Listing { items, next_token: page.next_token })
     }
 
     pub fn replace_pool(&self, old: &Versioned<UserPool>, new: &UserPool) -> Result<()> {
@@ -194,15 +194,15 @@ impl Directory {
 
     pub fn list_clients(&self, pool_id: &PoolId, token: Option<&str>, limit: usize) -> Result<Listing<AppClient>> {
         let prefix = pool_prefix(pool_id.as_str());
-        let (keys, next_token) = self.page(Table::PoolClients, &prefix, token, limit)?;
-        let mut items = Vec::with_capacity(keys.len());
-        for (key, _) in keys {
+        let page = self.page(Table::PoolClients, &prefix, token, limit)?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for (key, _) in page.items {
             let id = key.get(prefix.len()..).unwrap_or_default();
             if let Some(c) = self.read::<AppClient>(Table::Clients, id)? {
                 items.push(c.record);
             }
         }
-        Ok(Listing { items, next_token })
+        Ok(Listing { items, next_token: page.next_token })
     }
 
     pub fn replace_client(&self, old: &Versioned<AppClient>, new: &AppClient) -> Result<()> {
@@ -244,9 +244,9 @@ impl Directory {
     }
 
     pub fn list_groups(&self, pool_id: &PoolId, token: Option<&str>, limit: usize) -> Result<Listing<Group>> {
-        let (items, next_token) = self.page(Table::Groups, &pool_prefix(pool_id.as_str()), token, limit)?;
-        let items = items.iter().map(|(_, v)| decode(v)).collect::<Result<_>>()?;
-        Ok(Listing { items, next_token })
+        let page = self.page(Table::Groups, &pool_prefix(pool_id.as_str()), token, limit)?;
+        let items = page.items.iter().map(|(_, v)| decode(v)).collect::<Result<_>>()?;
+        Ok(Listing { items, next_token: page.next_token })
     }
 
     pub fn replace_group(&self, old: &Versioned<Group>, new: &Group) -> Result<()> {

@@ -21,6 +21,7 @@ PORTCULLIS_E2E_WAIT   seconds to wait for the binary to appear (default 0: fail 
 
 from __future__ import annotations
 
+import atexit
 import configparser
 import contextlib
 import datetime
@@ -531,8 +532,17 @@ def pytest_runtest_makereport(item, call):
             )
 
 
-def pytest_sessionfinish(session, exitstatus):
+def _kill_all_daemons(*_args) -> None:
     with _ALL_LOCK:
         daemons = list(_ALL_DAEMONS)
     for d in daemons:
         d.kill()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _kill_all_daemons()
+
+
+# Daemons run in their own session (so a terminal ^C reaches pytest only); make sure none
+# outlives an interpreter that exits without finishing the pytest session.
+atexit.register(_kill_all_daemons)

@@ -215,3 +215,54 @@ def test_deleting_the_pool_deletes_its_clients(cognito, unique):
     cognito.delete_user_pool(UserPoolId=pool_id)
     with raises_code("ResourceNotFoundException"):
         cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)
+
+
+SECONDS_PER = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+# Cognito's documented default unit of each validity when TokenValidityUnits does not name one.
+DEFAULT_UNIT = {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"}
+BOUNDS = {"AccessToken": (300, 86400), "IdToken": (300, 86400), "RefreshToken": (3600, 315360000)}
+
+
+def effective_seconds(client, token):
+    value = client[f"{token}Validity"]
+    unit = (client.get("TokenValidityUnits") or {}).get(token, DEFAULT_UNIT[token])
+    return value * SECONDS_PER[unit]
+
+
+def test_token_validity_without_units_is_in_the_default_units(cognito, pool, unique):
+    """AccessTokenValidity=2 with no TokenValidityUnits means 2 hours (the API's default unit for
+    access and ID tokens). What Describe reports must describe that same, valid lifetime, not e.g.
+    2 minutes (below the 5-minute minimum)."""
+    created = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName=unique("units"), AccessTokenValidity=2, IdTokenValidity=3,
+        RefreshTokenValidity=10,
+    )["UserPoolClient"]
+    described = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=created["ClientId"])["UserPoolClient"]
+    for c in (created, described):
+        assert effective_seconds(c, "AccessToken") == 2 * 3600, c
+        assert effective_seconds(c, "IdToken") == 3 * 3600, c
+        assert effective_seconds(c, "RefreshToken") == 10 * 86400, c
+        for token, (low, high) in BOUNDS.items():
+            assert low <= effective_seconds(c, token) <= high, (token, c)
+
+
+def test_update_token_validity_without_units_is_in_the_default_units(cognito, pool, unique):
+    created = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName=unique("units"), AccessTokenValidity=30,
+        TokenValidityUnits={"AccessToken": "minutes"},
+    )["UserPoolClient"]
+    assert effective_seconds(created, "AccessToken") == 30 * 60
+    updated = cognito.update_user_pool_client(UserPoolId=pool["Id"], ClientId=created["ClientId"],
+                                              AccessTokenValidity=4)["UserPoolClient"]
+    described = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=created["ClientId"])["UserPoolClient"]
+    for c in (updated, described):
+        assert effective_seconds(c, "AccessToken") == 4 * 3600, c
+
+
+def test_default_token_validity_is_within_bounds(cognito, pool, unique):
+    created = cognito.create_user_pool_client(UserPoolId=pool["Id"], ClientName=unique("defaults"))["UserPoolClient"]
+    described = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=created["ClientId"])["UserPoolClient"]
+    for token, (low, high) in BOUNDS.items():
+        if f"{token}Validity" in described:
+            assert low <= effective_seconds(described, token) <= high, (token, described)
+    assert described["RefreshTokenValidity"] == 30  # Cognito's default: 30 days

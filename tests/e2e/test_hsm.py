@@ -100,7 +100,8 @@ def test_signing_key_is_in_the_hsm_and_matches_the_jwks(make_daemon, tmp_path):
     assert numbers.e == b64url_int(jwk["e"])
     assert key.key_size == 2048
 
-    # The private half cannot be read out of the token.
+    # The private half cannot be read out of the token. (OpenSC 0.23's pkcs11-tool refuses to
+    # read any private key, so this is a weak check; the Access flags above are the real one.)
     priv_path = tmp_path / "priv.der"
     proc = token.run("--read-object", "--type", "privkey", "--id", kid_hex, "--output-file", str(priv_path),
                      check=False)
@@ -111,6 +112,23 @@ def test_signing_key_is_in_the_hsm_and_matches_the_jwks(make_daemon, tmp_path):
     # The key survives the stop: the restarted daemon serves the same JWKS.
     d.start()
     assert d.jwks(pid)["keys"][0] == jwk
+
+
+def test_signing_key_is_usable_only_for_signing(make_daemon):
+    """Least privilege for an HSM key (hardening, not visible to Cognito clients): the JWT signing
+    key is created with CKA_SIGN only. Without an explicit CKA_DECRYPT/CKA_UNWRAP = false, SoftHSM
+    defaults them to true, so the private key could also decrypt and unwrap (import) keys."""
+    d = make_daemon()
+    pid = d.client().create_user_pool(PoolName="usage")["UserPool"]["Id"]
+    kid_hex = d.jwks(pid)["keys"][0]["kid"].encode().hex()
+    assert d.stop() == 0
+    objs = Token(d).by_id(kid_hex)
+    private = next(o for o in objs if o["kind"].startswith("Private Key Object"))
+    public = next(o for o in objs if o["kind"].startswith("Public Key Object"))
+    usage = {u.strip() for u in private.get("usage", "").split(",") if u.strip()}
+    assert usage == {"sign"}, private
+    usage = {u.strip() for u in public.get("usage", "").split(",") if u.strip()}
+    assert usage <= {"verify"}, public
 
 
 def test_each_pool_has_its_own_key_and_delete_destroys_it(make_daemon):

@@ -1,14 +1,21 @@
 """Operations: per-pool, per-category rate limits (TooManyRequestsException) while /health keeps
 answering, /metrics, start-up refusal of a bad configuration, and graceful SIGTERM."""
 
+import http.client
+import json
 import re
+import signal
+import ssl
 import subprocess
 import threading
 import time
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import BIN, error_code
+from conftest import BIN, JSON_CT, TARGET_PREFIX, error_code
 
 THROTTLE_CONFIG = """
 [rate_limits]
@@ -160,6 +167,19 @@ def test_unknown_key_exits_2(tmp_path):
     assert "config: workers" in proc.stderr and "threds" in proc.stderr, proc.stderr
 
 
+def test_check_config_subcommand(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text(THROTTLE_CONFIG)
+    proc = subprocess.run([BIN, "check-config", "--config", str(good)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "configuration is valid" in proc.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[server]\naccount_id = "12345"\n')
+    proc = subprocess.run([BIN, "check-config", "--config", str(bad)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "config: server.account_id: " in proc.stderr, proc.stderr
+
+
 def test_sigterm_is_graceful_and_restart_sees_data(make_daemon):
     d = make_daemon()
     c = d.client()
@@ -173,6 +193,59 @@ def test_sigterm_is_graceful_and_restart_sees_data(make_daemon):
     assert c.describe_user_pool(UserPoolId=pid)["UserPool"]["Name"] == "before-sigterm"
     assert c.describe_user_pool_client(UserPoolId=pid, ClientId=client_id)["UserPoolClient"]["ClientSecret"]
     assert c.get_group(UserPoolId=pid, GroupName="g")["Group"]["GroupName"] == "g"
+
+
+def wait_for_log(d, needle, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while needle not in d.log_text():
+        assert time.monotonic() < deadline, f"{needle!r} never logged:\n{d.log_tail()}"
+        time.sleep(0.02)
+
+
+def test_sigterm_lets_an_in_flight_request_finish(make_daemon):
+    """SIGTERM while a request is still arriving: the request completes (200, and its write is
+    durable), then the daemon exits 0. Idle keep-alive connections do not hold it up."""
+    d = make_daemon()
+    idle = d.new_http_session()
+    assert d.get("/health", session=idle).status_code == 200  # an idle keep-alive connection stays open
+
+    body = json.dumps({"PoolName": "in-flight"}).encode()
+    req = AWSRequest(method="POST", url=d.endpoint + "/", data=body, headers={
+        "Content-Type": JSON_CT, "X-Amz-Target": f"{TARGET_PREFIX}.CreateUserPool"})
+    SigV4Auth(Credentials(*d.credentials()), "cognito-idp", "us-east-1").add_auth(req)
+    conn = http.client.HTTPSConnection("127.0.0.1", d.port, context=ssl.create_default_context(cafile=d.ca),
+                                       timeout=30)
+    try:
+        conn.putrequest("POST", "/", skip_accept_encoding=True)
+        for k, v in req.headers.items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        conn.send(body[:5])  # the request is in flight: headers and part of the body
+        time.sleep(0.2)
+
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for_log(d, "SIGTERM received")
+        time.sleep(0.3)
+        assert d.alive(), "exited with a request in flight"
+
+        conn.send(body[5:])
+        resp = conn.getresponse()
+        payload = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 200, payload
+    pool_id = json.loads(payload)["UserPool"]["Id"]
+
+    started = time.monotonic()
+    status = d.proc.wait(15)
+    assert status == 0, d.log_tail()
+    # The grace period is 20 s; nothing in flight remained, so no waiting for it.
+    assert time.monotonic() - started < 10
+    idle.close()
+
+    d.start()
+    assert d.client().describe_user_pool(UserPoolId=pool_id)["UserPool"]["Name"] == "in-flight"
 
 
 def test_metrics_count_requests_and_errors(daemon):

@@ -214,8 +214,9 @@ def test_aws_cli_round_trip(daemon, unique):
         assert described["Id"] == pool_id and described["Name"] == name
         assert described["Policies"]["PasswordPolicy"]["MinimumLength"] == 9
         assert described["UserPoolTags"] == {"origin": "cli"}
-        # aws-cli renders the epoch-seconds timestamp as an ISO-8601 string.
-        created_at = datetime.datetime.fromisoformat(described["CreationDate"])
+        # aws-cli v1 prints timestamps as received: JSON 1.1 sends epoch seconds (a number).
+        assert isinstance(described["CreationDate"], (int, float)), described["CreationDate"]
+        created_at = datetime.datetime.fromtimestamp(described["CreationDate"], datetime.timezone.utc)
         assert abs(utcnow() - created_at) < datetime.timedelta(minutes=5)
 
         listed = daemon.aws("list-user-pools", "--max-results", "10").json
@@ -231,3 +232,38 @@ def test_aws_cli_round_trip(daemon, unique):
         daemon.aws("delete-user-pool", "--user-pool-id", pool_id)
     gone = daemon.aws("describe-user-pool", "--user-pool-id", pool_id, check=False)
     assert gone.returncode != 0 and "ResourceNotFoundException" in gone.stderr
+
+
+def test_username_and_alias_attributes(cognito, unique):
+    pool_id = cognito.create_user_pool(PoolName=unique("uname"), UsernameAttributes=["email"],
+                                       UsernameConfiguration={"CaseSensitive": True})["UserPool"]["Id"]
+    try:
+        described = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+        assert described["UsernameAttributes"] == ["email"]
+        assert described["UsernameConfiguration"] == {"CaseSensitive": True}
+    finally:
+        cognito.delete_user_pool(UserPoolId=pool_id)
+    with raises_code("InvalidParameterException"):
+        cognito.create_user_pool(PoolName=unique("both"), UsernameAttributes=["email"], AliasAttributes=["phone_number"])
+
+
+def test_schema_rules(cognito, unique):
+    name = unique("schema")
+    with raises_code("InvalidParameterException"):
+        cognito.create_user_pool(PoolName=name, Schema=[{"Name": "tenant", "AttributeDataType": "String", "Required": True}])
+    with raises_code("InvalidParameterException"):
+        cognito.create_user_pool(PoolName=name, Schema=[{"Name": "email", "AttributeDataType": "Number"}])
+    assert name not in {p["Name"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"]}
+    pool_id = cognito.create_user_pool(PoolName=name, Schema=[
+        {"Name": "level", "AttributeDataType": "Number", "Mutable": False,
+         "NumberAttributeConstraints": {"MinValue": "1", "MaxValue": "10"}},
+        {"Name": "secret", "AttributeDataType": "String", "DeveloperOnlyAttribute": True},
+    ])["UserPool"]["Id"]
+    try:
+        attrs = attrs_by_name(cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"])
+        assert attrs["custom:level"]["AttributeDataType"] == "Number"
+        assert attrs["custom:level"]["Mutable"] is False
+        assert attrs["custom:level"]["NumberAttributeConstraints"] == {"MinValue": "1", "MaxValue": "10"}
+        assert attrs["dev:custom:secret"]["DeveloperOnlyAttribute"] is True
+    finally:
+        cognito.delete_user_pool(UserPoolId=pool_id)

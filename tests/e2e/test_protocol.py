@@ -5,14 +5,19 @@ Every refused request must leave the store as it was: each error test lists ever
 and after and compares."""
 
 import contextlib
+import email.utils
+import http.client
 import json
 import re
+import ssl
 import uuid
 
 import httpx
 import pytest
+import requests
+from botocore.exceptions import ClientError
 
-from conftest import JSON_CT, TARGET_PREFIX, assert_error
+from conftest import JSON_CT, TARGET_PREFIX, assert_error, error_code, utcnow
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ONE_MIB = 1024 * 1024
@@ -137,10 +142,26 @@ def test_range_and_multiple_violations(daemon):
             message="1 validation error detected: Value '61' at 'maxResults' failed to satisfy constraint: "
                     "Member must have value less than or equal to 60",
         )
-        body = assert_error(daemon.raw("ListUserPools", {"MaxResults": 0, "NextToken": ""}), "InvalidParameterException")
+        long_name = "b" * 129
+        body = assert_error(
+            daemon.raw("CreateUserPool", {"PoolName": long_name, "Policies": {"PasswordPolicy": {"MinimumLength": 100}}}),
+            "InvalidParameterException",
+        )
         assert body["message"].startswith("2 validation errors detected: "), body
+        parts = body["message"][len("2 validation errors detected: "):].split("; ")
+        assert sorted(parts) == sorted([
+            f"Value '{long_name}' at 'poolName' failed to satisfy constraint: "
+            "Member must have length less than or equal to 128",
+            "Value '100' at 'policies.passwordPolicy.minimumLength' failed to satisfy constraint: "
+            "Member must have value less than or equal to 99",
+        ]), body
+        # However many violations, the count in the prefix matches the list.
+        body = assert_error(daemon.raw("ListUserPools", {"MaxResults": 0, "NextToken": ""}), "InvalidParameterException")
+        m = re.match(r"^(\d+) validation errors? detected: (.*)$", body["message"])
+        assert m, body
+        assert int(m.group(1)) == len(m.group(2).split("; ")) >= 2, body
         assert "Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1" in body["message"]
-        assert "at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1" in body["message"]
+        assert "Value '' at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1" in body["message"]
 
 
 def test_enum_violation_and_nested_path(daemon):
@@ -162,28 +183,79 @@ def test_enum_violation_and_nested_path(daemon):
         )
 
 
-def test_oversized_body_is_413(daemon):
-    pad = "x" * (ONE_MIB + 16)
-    body = json.dumps({"PoolName": "too-big", "UserPoolTags": {"pad": pad}}).encode()
+def oversized_create_body(tag: str) -> bytes:
+    body = json.dumps({"PoolName": f"too-big-{tag}", "UserPoolTags": {"pad": "x" * (ONE_MIB + 16)}}).encode()
     assert len(body) > ONE_MIB
+    return body
+
+
+def test_oversized_declared_length_is_413_before_the_body_is_sent(daemon):
+    """A Content-Length over server.max_body_bytes is refused from the headers alone."""
+    ctx = ssl.create_default_context(cafile=daemon.ca)
+    for _ in range(3):
+        conn = http.client.HTTPSConnection("127.0.0.1", daemon.port, context=ctx, timeout=15)
+        try:
+            conn.putrequest("POST", "/")
+            conn.putheader("Content-Type", JSON_CT)
+            conn.putheader("X-Amz-Target", f"{TARGET_PREFIX}.CreateUserPool")
+            conn.putheader("Content-Length", str(2 * ONE_MIB))
+            conn.endheaders()
+            resp = conn.getresponse()  # no body sent: the server must answer anyway
+            payload = resp.read()
+        finally:
+            conn.close()
+        assert resp.status == 413, (resp.status, payload)
+        assert resp.getheader("Content-Type") == JSON_CT
+        assert resp.getheader("x-amzn-RequestId")
+        assert json.loads(payload)["__type"] == "RequestEntityTooLargeException"
+
+
+def test_oversized_body_is_413(daemon):
+    """What a client that sends the whole body (every SDK) receives: the 413 JSON error, every
+    time, not a connection torn down under it. Repeated because the failure is a race."""
     with store_unchanged(daemon):
-        r = daemon.raw("CreateUserPool", body)
-        assert_error(r, "RequestEntityTooLargeException", status=413)
+        outcomes = []
+        for i in range(5):
+            try:
+                r = daemon.raw("CreateUserPool", oversized_create_body(f"cl{i}"), session=daemon.new_http_session())
+                outcomes.append((r.status_code, r.json().get("__type")))
+            except requests.RequestException as e:
+                outcomes.append(("connection error", type(e).__name__))
+        assert outcomes == [(413, "RequestEntityTooLargeException")] * 5, outcomes
 
 
 def test_oversized_chunked_body_is_413(daemon):
     """Without Content-Length (chunked transfer) the limit still holds while reading."""
-    pad = "y" * (ONE_MIB + 16)
-    body = json.dumps({"PoolName": "too-big-chunked", "UserPoolTags": {"pad": pad}}).encode()
-
-    def chunks():
+    def chunks(body):
         for i in range(0, len(body), 64 * 1024):
             yield body[i:i + 64 * 1024]
 
     with store_unchanged(daemon):
-        r = daemon.raw("CreateUserPool", body, data_override=chunks())
-        assert r.request.headers.get("Transfer-Encoding") == "chunked"
-        assert_error(r, "RequestEntityTooLargeException", status=413)
+        outcomes = []
+        for i in range(5):
+            body = oversized_create_body(f"ch{i}")
+            try:
+                r = daemon.raw("CreateUserPool", body, data_override=chunks(body), session=daemon.new_http_session())
+                assert r.request.headers.get("Transfer-Encoding") == "chunked"
+                outcomes.append((r.status_code, r.json().get("__type")))
+            except requests.RequestException as e:
+                outcomes.append(("connection error", type(e).__name__))
+        assert outcomes == [(413, "RequestEntityTooLargeException")] * 5, outcomes
+
+
+def test_oversized_request_through_boto3(cognito):
+    """botocore does not check maximum lengths, so an oversized request reaches the server; the
+    caller must get RequestEntityTooLargeException (an SSLError would also be retried by SDKs)."""
+    outcomes = []
+    for i in range(3):
+        try:
+            cognito.create_user_pool(PoolName=f"too-big-boto-{i}", UserPoolTags={"pad": "x" * (ONE_MIB + 16)})
+            outcomes.append("created")
+        except ClientError as e:
+            outcomes.append((e.response["ResponseMetadata"]["HTTPStatusCode"], error_code(e)))
+        except Exception as e:  # noqa: BLE001 - the assertion shows it
+            outcomes.append(type(e).__name__)
+    assert outcomes == [(413, "RequestEntityTooLargeException")] * 3, outcomes
 
 
 def test_body_just_under_the_limit_is_accepted(daemon):
@@ -207,6 +279,19 @@ def test_success_response_headers(daemon):
         assert r.headers.get("Date")
         assert "UserPools" in r.json()
     assert r1.headers["x-amzn-RequestId"] != r2.headers["x-amzn-RequestId"]
+    # JS v3 corrects its clock from Date after a skew error: it must be a real, current HTTP date.
+    date = email.utils.parsedate_to_datetime(r1.headers["Date"])
+    assert abs((utcnow() - date).total_seconds()) < 120, r1.headers["Date"]
+
+
+def test_timestamps_are_epoch_seconds_on_the_wire(daemon, pool):
+    """JSON 1.1 has no timestampFormat here: dates are JSON numbers (seconds), never strings."""
+    out = daemon.call("DescribeUserPool", {"UserPoolId": pool["Id"]})["UserPool"]
+    for key in ("CreationDate", "LastModifiedDate"):
+        assert isinstance(out[key], (int, float)) and not isinstance(out[key], bool), out[key]
+        assert abs(out[key] - utcnow().timestamp()) < 600
+    listed = daemon.call("ListUserPools", {"MaxResults": 60})["UserPools"]
+    assert all(isinstance(p["CreationDate"], (int, float)) for p in listed)
 
 
 def test_error_response_headers(daemon):
@@ -243,7 +328,8 @@ def test_http2(daemon, unique):
         headers={"Content-Type": JSON_CT, "X-Amz-Target": f"{TARGET_PREFIX}.CreateUserPool"},
     )
     SigV4Auth(Credentials(*daemon.credentials()), "cognito-idp", "us-east-1").add_auth(req)
-    with httpx.Client(http2=True, verify=daemon.ca, timeout=30) as h2:
+    ctx = ssl.create_default_context(cafile=daemon.ca)
+    with httpx.Client(http2=True, verify=ctx, trust_env=False, timeout=30) as h2:
         health = h2.get(daemon.endpoint + "/health")
         assert health.http_version == "HTTP/2"
         assert health.json() == {"status": "ok"}

@@ -47,8 +47,53 @@ def test_tags_of_missing_pool(cognito):
 
 
 def test_tags_with_malformed_arn(cognito):
+    # 20+ characters, so that botocore's own min-length check lets it through to the server.
     with raises_code("InvalidParameterException"):
-        cognito.list_tags_for_resource(ResourceArn="not-an-arn")
+        cognito.list_tags_for_resource(ResourceArn="this-is-not-an-arn-at-all")
+    with raises_code("InvalidParameterException"):
+        cognito.tag_resource(ResourceArn="this-is-not-an-arn-at-all", Tags={"a": "1"})
+
+
+def test_invalid_tag_is_refused_and_changes_nothing(cognito, unique):
+    pool_id = cognito.create_user_pool(PoolName=unique("tagv"), UserPoolTags={"keep": "me"})["UserPool"]["Id"]
+    try:
+        # botocore does not check maximum lengths; the server does (tag values are 0..256).
+        with raises_code("InvalidParameterException"):
+            cognito.tag_resource(ResourceArn=arn_of(pool_id), Tags={"ok": "1", "long": "v" * 257})
+        assert cognito.list_tags_for_resource(ResourceArn=arn_of(pool_id))["Tags"] == {"keep": "me"}
+    finally:
+        cognito.delete_user_pool(UserPoolId=pool_id)
+
+
+def test_concurrent_tagging_keeps_every_tag(daemon, cognito, unique):
+    """TagResource adds tags; concurrent calls adding different keys must all succeed and all
+    keys must be there afterwards (ConcurrentModificationException is not an error TagResource
+    can return, and the SDKs do not retry it)."""
+    pool_id = cognito.create_user_pool(PoolName=unique("tagrace"))["UserPool"]["Id"]
+    try:
+        n = 8
+        clients = [daemon.client() for _ in range(n)]
+        barrier = threading.Barrier(n)
+        results = [None] * n
+
+        def worker(i):
+            barrier.wait()
+            try:
+                clients[i].tag_resource(ResourceArn=arn_of(pool_id), Tags={f"key{i}": f"value{i}"})
+                results[i] = "ok"
+            except ClientError as e:
+                results[i] = error_code(e)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        tags = cognito.list_tags_for_resource(ResourceArn=arn_of(pool_id))["Tags"]
+        assert results == ["ok"] * n, results
+        assert tags == {f"key{i}": f"value{i}" for i in range(n)}, tags
+    finally:
+        cognito.delete_user_pool(UserPoolId=pool_id)
 
 
 def test_tags_are_per_pool(cognito, unique):
@@ -143,6 +188,25 @@ def test_groups_are_per_pool(cognito, pool, unique):
         assert [g["GroupName"] for g in cognito.list_groups(UserPoolId=other)["Groups"]] == ["shared-name"]
     finally:
         cognito.delete_user_pool(UserPoolId=other)
+
+
+def test_group_names_are_unicode_and_counted_in_utf16(cognito, pool):
+    """botocore sends non-ASCII as \\uXXXX escapes; lengths are counted as Java does (UTF-16 units)."""
+    pid = pool["Id"]
+    name = "Админы-✓"
+    created = cognito.create_group(UserPoolId=pid, GroupName=name, Description="Ünïcødé 😀")["Group"]
+    assert created["GroupName"] == name
+    got = cognito.get_group(UserPoolId=pid, GroupName=name)["Group"]
+    assert got["Description"] == "Ünïcødé 😀"
+    emoji_64 = "😀" * 64  # 64 code points, 128 UTF-16 units: the maximum
+    cognito.create_group(UserPoolId=pid, GroupName=emoji_64)
+    assert cognito.get_group(UserPoolId=pid, GroupName=emoji_64)["Group"]["GroupName"] == emoji_64
+    with raises_code("InvalidParameterException"):
+        cognito.create_group(UserPoolId=pid, GroupName="😀" * 65)  # 130 UTF-16 units
+    with raises_code("InvalidParameterException"):
+        cognito.create_group(UserPoolId=pid, GroupName="has space")  # \p{Z} is not in the pattern
+    names = sorted(g["GroupName"] for g in cognito.list_groups(UserPoolId=pid)["Groups"])
+    assert names == sorted([name, emoji_64])
 
 
 def test_group_in_missing_pool(cognito):
