@@ -84,11 +84,15 @@ impl RateLimits {
         Self { per_ip, per_category }
     }
 
-    /// Admits one request to `category` for `pool` ("" for account-level operations).
+    /// Admits one request to `category` for `pool` ("" for account-level operations). Every
+    /// refusal here and in [`RateLimits::check_ip`] counts in `portcullis_rate_limited_total{limit}`.
     pub fn check_category(&self, pool: &str, category: QuotaCategory) -> Result<(), Refusal> {
         let index = QuotaCategory::ALL.iter().position(|c| *c == category).unwrap_or(0);
         match self.per_category.get(index) {
-            Some(limiter) => limiter.check_key(&pool.to_owned()).map_err(|_| Refusal::Category(category)),
+            Some(limiter) => limiter.check_key(&pool.to_owned()).map_err(|_| {
+                metrics::counter!("portcullis_rate_limited_total", "limit" => category.name()).increment(1);
+                Refusal::Category(category)
+            }),
             None => Ok(()),
         }
     }
@@ -96,7 +100,10 @@ impl RateLimits {
     /// Admits one request from `ip`; checked before anything else is done for it.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Refusal> {
         match &self.per_ip {
-            Some(limiter) => limiter.check_key(&ip).map_err(|_| Refusal::SourceIp),
+            Some(limiter) => limiter.check_key(&ip).map_err(|_| {
+                metrics::counter!("portcullis_rate_limited_total", "limit" => "source_ip").increment(1);
+                Refusal::SourceIp
+            }),
             None => Ok(()),
         }
     }

@@ -64,10 +64,7 @@ pub async fn handle(app: &App, call: ApiCall<'_>) -> Result<Value> {
         )
     })?;
     let pool = body.get("UserPoolId").and_then(Value::as_str).unwrap_or_default();
-    app.limits.check_category(pool, operation.category).map_err(|_| {
-        metrics::counter!("portcullis_rate_limited_total", "category" => operation.category.name()).increment(1);
-        Error::too_many_requests("Too many requests")
-    })?;
+    app.limits.check_category(pool, operation.category).map_err(|_| Error::too_many_requests("Too many requests"))?;
 
     let started = Instant::now();
     let result = (operation.handler)(app, body).await;

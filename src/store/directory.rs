@@ -70,9 +70,18 @@ impl Directory {
         }
     }
 
-    /// Applies `writes`; a failed precondition `i` becomes `on_conflict(i)`.
+    /// Applies `writes`; a failed precondition `i` becomes `on_conflict(i)`. A commit may wait
+    /// for an fsync of the WAL: inside the multi-threaded runtime it runs in `block_in_place`,
+    /// so the reactor hands this worker's other tasks to another thread meanwhile.
     fn commit(&self, writes: WriteSet, on_conflict: impl FnOnce(usize) -> Error) -> Result<()> {
-        match self.kv.commit(writes) {
+        let in_multi_thread_runtime = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let outcome = if in_multi_thread_runtime {
+            tokio::task::block_in_place(|| self.kv.commit(writes))
+        } else {
+            self.kv.commit(writes)
+        };
+        match outcome {
             Ok(()) => Ok(()),
             Err(CommitError::Conflict(i)) => Err(on_conflict(i)),
             Err(CommitError::Store(e)) => Err(Error::internal("writing store", e)),

@@ -113,7 +113,25 @@ def test_burst_is_throttled_per_pool_while_health_answers(make_daemon):
     limited = metric_value(metrics, "portcullis_rate_limited_total")
     assert limited is not None, "portcullis_rate_limited_total missing from /metrics"
     assert limited >= throttled
-    assert metric_value(metrics, "portcullis_rate_limited_total", category="UserPoolRead") is not None
+    assert metric_value(metrics, "portcullis_rate_limited_total", limit="UserPoolRead") is not None
+
+
+def test_source_ip_limit_throttles_every_operation(make_daemon):
+    """The per-source-IP limit applies before anything else; its refusals are counted apart."""
+    d = make_daemon("[rate_limits]\nper_ip_rps = 3\nper_ip_burst = 3\n")
+    c = d.client()
+    outcomes = []
+    for _ in range(15):
+        try:
+            c.list_user_pools(MaxResults=10)
+            outcomes.append("ok")
+        except ClientError as e:
+            outcomes.append(error_code(e))
+    assert set(outcomes) <= {"ok", "TooManyRequestsException"}, outcomes
+    assert outcomes.count("TooManyRequestsException") > 0, outcomes
+    assert outcomes.count("ok") >= 3, outcomes
+    limited = metric_value(d.metrics(), "portcullis_rate_limited_total", limit="source_ip")
+    assert limited is not None and limited >= outcomes.count("TooManyRequestsException")
 
 
 def test_throttle_window_refills(make_daemon):

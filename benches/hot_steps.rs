@@ -1,0 +1,78 @@
+//! Criterion benches of each hot step alone, against the real components: one RS256 signature in
+//! SoftHSM through PKCS#11, one directory read from RocksDB, one request body decoded and validated.
+//!
+//! Run with `cargo bench --bench hot_steps` (release profile: the first run compiles RocksDB).
+//! The load tests divide their per-operation CPU time by these figures to get efficiency.
+
+use std::sync::Arc;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use cryptoki::types::AuthPin;
+
+use portcullis::hsm::{HsmSettings, KeyVault, Pkcs11Vault};
+use portcullis::ids::PoolId;
+use portcullis::protocol::model::cognito_idp;
+use portcullis::store::records::{now_epoch, UserPool};
+use portcullis::store::{Directory, RocksStore};
+
+/// A fresh SoftHSM token in a temporary directory (the module reads `SOFTHSM2_CONF` once per
+/// process, so every bench shares this one).
+fn dev_vault(dir: &std::path::Path) -> Pkcs11Vault {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).expect("token dir");
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(&conf, format!("directories.tokendir = {}\nobjectstore.backend = file\n", tokens.display()))
+        .expect("softhsm2.conf");
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    Pkcs11Vault::open(&HsmSettings {
+        module: portcullis::config::default_pkcs11_module(),
+        token_label: "portcullis-bench".into(),
+        pin: AuthPin::new("1234".into()),
+        init_if_missing: true,
+        max_idle_sessions: 4,
+    })
+    .expect("open SoftHSM token")
+}
+
+fn hsm_sign(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vault = dev_vault(dir.path());
+    vault.generate_signing_key("bench-kid").expect("generate key");
+    // A JWT signing input of the size of a Cognito access token's header and claims.
+    let message = vec![b'x'; 900];
+    c.bench_function("hsm_rs256_sign", |b| b.iter(|| vault.sign_rs256("bench-kid", black_box(&message))));
+    vault.destroy_signing_key("bench-kid").expect("destroy key");
+    vault.close();
+}
+
+fn store_read(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = RocksStore::open(dir.path(), true).expect("open RocksDB");
+    let directory = Directory::new(Arc::new(store));
+    let pool = UserPool {
+        id: PoolId::generate("us-east-1"),
+        name: "bench".into(),
+        created: now_epoch(),
+        modified: now_epoch(),
+        signing_keys: Vec::new(),
+        settings: serde_json::Map::new(),
+        tags: Default::default(),
+    };
+    directory.create_pool(&pool).expect("create pool");
+    c.bench_function("store_read_pool", |b| b.iter(|| directory.pool(black_box(&pool.id)).map(|v| v.record.id)));
+}
+
+fn decode_and_validate(c: &mut Criterion) {
+    let model = cognito_idp();
+    let op = model.operation("InitiateAuth").expect("InitiateAuth in the model");
+    let body = br#"{"AuthFlow":"USER_SRP_AUTH","ClientId":"abcdefghijklmnopqrstuvwxyz","AuthParameters":{"USERNAME":"alice","SRP_A":"5ded2bdb88d7750a2099072632a1fff026ee8e9896c640205273c62146838d5235bfb5d6582945c74b30de0f11383bbd"}}"#;
+    c.bench_function("json_decode_validate", |b| {
+        b.iter(|| {
+            let value: serde_json::Value = serde_json::from_slice(black_box(body)).expect("valid JSON");
+            model.validate_input(op, &value).is_ok()
+        })
+    });
+}
+
+criterion_group!(benches, hsm_sign, store_read, decode_and_validate);
+criterion_main!(benches);
