@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use crate::auth::AuthKeys;
 use crate::config::Config;
 use crate::hsm::{HsmError, KeyVault};
 use crate::ids::KeyId;
@@ -39,6 +40,8 @@ pub struct App {
     pub limits: RateLimits,
     pub verifier: Verifier,
     pub admin_keys: AdminKeys,
+    /// Session, verifier and phantom-user keys of the sign-in path.
+    pub auth: AuthKeys,
     /// JWKS entries by key id; public halves never change, so they are read from the HSM once.
     jwk_cache: Mutex<HashMap<KeyId, Value>>,
 }
@@ -50,11 +53,22 @@ impl App {
         vault: Arc<dyn KeyVault>,
         workers: WorkerPool,
         admin_keys: AdminKeys,
+        auth: AuthKeys,
     ) -> Self {
         let limits = RateLimits::new(&config.rate_limits);
         let verifier =
             Verifier { region: config.server.region.clone(), service: "cognito-idp".to_owned(), max_skew_secs: 300 };
-        Self { config, directory, vault, workers, limits, verifier, admin_keys, jwk_cache: Mutex::new(HashMap::new()) }
+        Self {
+            config,
+            directory,
+            vault,
+            workers,
+            limits,
+            verifier,
+            admin_keys,
+            auth,
+            jwk_cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Runs blocking work on the worker pool; a full queue is `TooManyRequestsException`.

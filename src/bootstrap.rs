@@ -10,6 +10,7 @@ use cryptoki::types::AuthPin;
 use rand::Rng;
 
 use crate::app::{AdminKeys, App};
+use crate::auth::AuthKeys;
 use crate::config::{Config, Mode};
 use crate::hsm::{HsmSettings, KeyVault, Pkcs11Vault};
 use crate::store::{Directory, RocksStore};
@@ -150,5 +151,6 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     let workers = WorkerPool::start(config.worker_threads(), config.workers.queue_capacity)
         .map_err(|e| format!("starting worker pool: {e}"))?;
     let keys = admin_keys(&config)?;
-    Ok(Prepared { app: App::new(config, directory, vault, workers, keys), tls })
+    let auth = AuthKeys::load(&directory, vault.as_ref()).map_err(|e| format!("loading sign-in keys: {e}"))?;
+    Ok(Prepared { app: App::new(config, directory, vault, workers, keys, auth), tls })
 }

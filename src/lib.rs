@@ -8,6 +8,7 @@
 #![deny(clippy::await_holding_lock)]
 
 pub mod app;
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod hsm;

@@ -17,6 +17,7 @@ use crate::app::App;
 use crate::ids::PoolId;
 use crate::protocol::error::{Error, ErrorKind, Fault};
 use crate::protocol::{self, ApiCall};
+use crate::store::records::UserPool;
 
 /// What `/metrics` renders.
 pub struct Observability {
@@ -71,9 +72,13 @@ pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Reques
             metrics::gauge!("portcullis_worker_queue_depth").set(app.workers.queue_depth() as f64);
             reply(StatusCode::OK, "text/plain; version=0.0.4", obs.prometheus.render().into_bytes(), &request_id)
         }
-        (&Method::GET, p) if p.ends_with("/.well-known/jwks.json") => {
-            let pool = p.trim_start_matches('/').trim_end_matches("/.well-known/jwks.json");
+        (&Method::GET, p) if p.ends_with(JWKS_SUFFIX) => {
+            let pool = p.trim_start_matches('/').trim_end_matches(JWKS_SUFFIX);
             jwks(app, peer, pool, &request_id).await
+        }
+        (&Method::GET, p) if p.ends_with(DISCOVERY_SUFFIX) => {
+            let pool = p.trim_start_matches('/').trim_end_matches(DISCOVERY_SUFFIX);
+            discovery(app, peer, pool, &request_id)
         }
         _ => json_reply(StatusCode::NOT_FOUND, &json!({"message": "Not Found"}), &request_id),
     }
@@ -162,16 +167,52 @@ async fn read_body(mut body: Incoming, limit: usize, declared: Option<usize>) ->
     Ok(Bytes::from(collected))
 }
 
-async fn jwks(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Reply {
+const JWKS_SUFFIX: &str = "/.well-known/jwks.json";
+const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// The pool a public well-known document is for, after the source-IP limit; or the reply
+/// (429, 404) that ends the request.
+fn well_known_pool(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Result<UserPool, Reply> {
     if app.limits.check_ip(peer.ip()).is_err() {
-        return json_reply(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Rate exceeded"}), request_id);
+        return Err(json_reply(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Rate exceeded"}), request_id));
     }
-    let pool = match app.directory.pool(&PoolId::from(pool_id.to_owned())) {
-        Ok(p) => p.record,
+    match app.directory.pool(&PoolId::from(pool_id.to_owned())) {
+        Ok(p) => Ok(p.record),
         Err(e) if e.kind == ErrorKind::ResourceNotFound => {
-            return json_reply(StatusCode::NOT_FOUND, &json!({"message": e.message}), request_id)
+            Err(json_reply(StatusCode::NOT_FOUND, &json!({"message": e.message}), request_id))
         }
-        Err(e) => return error_reply(&e, "jwks", request_id),
+        Err(e) => Err(error_reply(&e, "well-known", request_id)),
+    }
+}
+
+/// OpenID Connect discovery for a pool: its issuer, JWKS and (OAuth) endpoints under it.
+fn discovery(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Reply {
+    let pool = match well_known_pool(app, peer, pool_id, request_id) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    let issuer = crate::auth::issue::issuer(app, &pool);
+    let document = json!({
+        "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}{JWKS_SUFFIX}"),
+        "response_types_supported": ["code", "token"],
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "scopes_supported": ["openid", "email", "phone", "profile"],
+        "subject_types_supported": ["public"],
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "userinfo_endpoint": format!("{issuer}/oauth2/userInfo"),
+    });
+    json_reply(StatusCode::OK, &document, request_id)
+}
+
+async fn jwks(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Reply {
+    let pool = match well_known_pool(app, peer, pool_id, request_id) {
+        Ok(p) => p,
+        Err(reply) => return reply,
     };
     let mut keys = Vec::with_capacity(pool.signing_keys.len());
     for kid in &pool.signing_keys {

@@ -6,7 +6,10 @@ pub mod groups;
 pub mod operations;
 pub mod pools;
 pub mod schema;
+pub mod sessions;
+pub mod sign_in;
 pub mod tags;
+pub mod users;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};

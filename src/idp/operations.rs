@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use super::{clients, groups, pools, tags};
+use super::{clients, groups, pools, sessions, sign_in, tags, users};
 use crate::app::App;
 use crate::protocol::error::Result;
 use crate::ratelimit::QuotaCategory::{self, *};
@@ -52,6 +52,23 @@ operation_table! {
     UpdateGroup: UserPoolResourceUpdate => groups::update,
     ListGroups: UserPoolResourceRead => groups::list,
     DeleteGroup: UserPoolResourceUpdate => groups::delete,
+    AdminCreateUser: UserCreation => users::admin_create_user,
+    AdminGetUser: UserRead => users::admin_get_user,
+    AdminDeleteUser: UserUpdate => users::admin_delete_user,
+    AdminSetUserPassword: UserUpdate => users::admin_set_user_password,
+    AdminDisableUser: UserUpdate => users::admin_disable_user,
+    AdminEnableUser: UserUpdate => users::admin_enable_user,
+    AdminConfirmSignUp: UserUpdate => users::admin_confirm_sign_up,
+    SignUp: UserCreation => users::sign_up,
+    ListUsers: UserList => users::list_users,
+    InitiateAuth: UserAuthentication => sign_in::initiate_auth,
+    AdminInitiateAuth: UserAuthentication => sign_in::admin_initiate_auth,
+    RespondToAuthChallenge: UserAuthentication => sign_in::respond_to_auth_challenge,
+    AdminRespondToAuthChallenge: UserAuthentication => sign_in::admin_respond_to_auth_challenge,
+    GetUser: UserRead => sessions::get_user,
+    GlobalSignOut: UserAuthentication => sessions::global_sign_out,
+    AdminUserGlobalSignOut: UserAuthentication => sessions::admin_user_global_sign_out,
+    RevokeToken: UserToken => sessions::revoke_token,
 }
 
 pub fn find(name: &str) -> Option<&'static Operation> {

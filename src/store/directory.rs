@@ -17,7 +17,7 @@ use crate::protocol::error::{Error, ErrorKind, Result};
 #[derive(Debug, Clone)]
 pub struct Versioned<T> {
     pub record: T,
-    raw: Vec<u8>,
+    pub(super) raw: Vec<u8>,
 }
 
 /// One page of a listing and the opaque token for the next, if any.
@@ -31,15 +31,15 @@ pub struct Directory {
     kv: Arc<dyn KvStore>,
 }
 
-fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
+pub(super) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(|e| Error::internal("encoding record", e))
 }
 
-fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T> {
+pub(super) fn decode<T: DeserializeOwned>(raw: &[u8]) -> Result<T> {
     serde_json::from_slice(raw).map_err(|e| Error::internal("decoding record", e))
 }
 
-fn pool_missing(id: &PoolId) -> Error {
+pub(super) fn pool_missing(id: &PoolId) -> Error {
     Error::not_found(format!("User pool {id} does not exist."))
 }
 
@@ -58,12 +58,16 @@ impl Directory {
         Self { kv }
     }
 
+    pub(super) fn kv(&self) -> &dyn KvStore {
+        self.kv.as_ref()
+    }
+
     /// Flushes the store (graceful shutdown).
     pub fn flush(&self) -> Result<()> {
         self.kv.flush().map_err(|e| Error::internal("flushing store", e))
     }
 
-    fn read<T: DeserializeOwned>(&self, table: Table, key: &[u8]) -> Result<Option<Versioned<T>>> {
+    pub(super) fn read<T: DeserializeOwned>(&self, table: Table, key: &[u8]) -> Result<Option<Versioned<T>>> {
         match self.kv.get(table, key).map_err(|e| Error::internal("reading store", e))? {
             Some(raw) => Ok(Some(Versioned { record: decode(&raw)?, raw })),
             None => Ok(None),
@@ -73,7 +77,7 @@ impl Directory {
     /// Applies `writes`; a failed precondition `i` becomes `on_conflict(i)`. A commit may wait
     /// for an fsync of the WAL: inside the multi-threaded runtime it runs in `block_in_place`,
     /// so the reactor hands this worker's other tasks to another thread meanwhile.
-    fn commit(&self, writes: WriteSet, on_conflict: impl FnOnce(usize) -> Error) -> Result<()> {
+    pub(super) fn commit(&self, writes: WriteSet, on_conflict: impl FnOnce(usize) -> Error) -> Result<()> {
         let in_multi_thread_runtime = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let outcome = if in_multi_thread_runtime {
@@ -89,7 +93,7 @@ impl Directory {
     }
 
     /// Keys (and values) of one page under `prefix`, resuming after an opaque token.
-    fn page(
+    pub(super) fn page(
         &self,
         table: Table,
         prefix: &[u8],
@@ -154,11 +158,12 @@ impl Directory {
         for (key, _) in self.scan_all(Table::Groups, &prefix)? {
             w.delete(Table::Groups, key);
         }
+        self.delete_users_with_prefix(&mut w, &prefix)?;
         let id = id.clone();
         self.commit(w, |_| concurrent_change(&id))
     }
 
-    fn scan_all(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub(super) fn scan_all(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut all = Vec::new();
         let mut after: Option<Vec<u8>> = None;
         loop {

@@ -8,6 +8,7 @@
 pub mod directory;
 pub mod records;
 mod rocks;
+pub mod users;
 
 pub use directory::Directory;
 pub use rocks::RocksStore;
@@ -20,9 +21,16 @@ pub use rocks::RocksStore;
 /// | `clients`      | `{client_id}`                        | [`records::AppClient`] (JSON)          |
 /// | `pool_clients` | `{pool_id}\0{client_id}`             | empty (index for listing a pool's clients) |
 /// | `groups`       | `{pool_id}\0{group_name}`            | [`records::Group`] (JSON)              |
+/// | `users`        | `{pool_id}\0{user_key}`              | [`records::User`] (JSON)               |
+/// | `users_by_sub` | `{pool_id}\0{sub}`                   | `{user_key}` (index)                   |
+/// | `sign_ins`     | `{pool_id}\0{user_key}\0{origin_jti}` | [`records::SignIn`] (JSON)             |
+/// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
+/// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
 ///
 /// Pool ids never contain `\0`, so `{pool_id}\0` is an exact prefix for a pool's records.
+/// `user_key` is the username as the pool compares it: lower-cased unless the pool's
+/// `UsernameConfiguration.CaseSensitive` is true; usernames never contain `\0`.
 /// Keys sort bytewise; listing walks a prefix in key order and pages by the last key seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
@@ -30,11 +38,25 @@ pub enum Table {
     Clients,
     PoolClients,
     Groups,
+    Users,
+    UsersBySub,
+    SignIns,
+    RefreshTokens,
     Meta,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [Table::Pools, Table::Clients, Table::PoolClients, Table::Groups, Table::Meta];
+    pub const ALL: [Table; 9] = [
+        Table::Pools,
+        Table::Clients,
+        Table::PoolClients,
+        Table::Groups,
+        Table::Users,
+        Table::UsersBySub,
+        Table::SignIns,
+        Table::RefreshTokens,
+        Table::Meta,
+    ];
 
     /// The column family name.
     pub fn name(self) -> &'static str {
@@ -43,6 +65,10 @@ impl Table {
             Table::Clients => "clients",
             Table::PoolClients => "pool_clients",
             Table::Groups => "groups",
+            Table::Users => "users",
+            Table::UsersBySub => "users_by_sub",
+            Table::SignIns => "sign_ins",
+            Table::RefreshTokens => "refresh_tokens",
             Table::Meta => "meta",
         }
     }

@@ -30,6 +30,28 @@ pub struct UserPool {
     pub tags: BTreeMap<String, String>,
 }
 
+impl UserPool {
+    /// How this pool compares a username: lower-cased unless `UsernameConfiguration.CaseSensitive`.
+    pub fn user_key(&self, username: &str) -> String {
+        let case_sensitive = self
+            .settings
+            .get("UsernameConfiguration")
+            .and_then(|c| c.get("CaseSensitive"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if case_sensitive {
+            username.to_owned()
+        } else {
+            username.to_lowercase()
+        }
+    }
+
+    /// The part of the pool id after `_` (SRP's `poolNameShort`).
+    pub fn name_short(&self) -> &str {
+        self.id.as_str().split_once('_').map_or(self.id.as_str(), |(_, short)| short)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppClient {
     pub id: ClientId,
@@ -52,4 +74,63 @@ pub struct Group {
     pub precedence: Option<i64>,
     pub created: EpochSeconds,
     pub modified: EpochSeconds,
+}
+
+/// A user's lifecycle state, as Cognito's `UserStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    /// Signed up, not yet confirmed.
+    Unconfirmed,
+    Confirmed,
+    /// Created by an administrator with a temporary password that must be changed at sign-in.
+    ForceChangePassword,
+    /// An administrator required a password reset.
+    ResetRequired,
+}
+
+impl UserStatus {
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            UserStatus::Unconfirmed => "UNCONFIRMED",
+            UserStatus::Confirmed => "CONFIRMED",
+            UserStatus::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+            UserStatus::ResetRequired => "RESET_REQUIRED",
+        }
+    }
+}
+
+/// A user of a pool. `username` is the internal name as created (case kept); it is also the
+/// `USER_ID_FOR_SRP` the password verifier was computed with, so it never changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub pool_id: PoolId,
+    pub username: String,
+    /// UUID fixed at creation (the `sub` claim and attribute).
+    pub sub: String,
+    /// Attributes other than `sub`, by name (`email`, `custom:tier`, ...).
+    pub attributes: BTreeMap<String, String>,
+    pub status: UserStatus,
+    pub enabled: bool,
+    pub created: EpochSeconds,
+    pub modified: EpochSeconds,
+    /// The SRP verifier (salt, v) sealed under the directory's data key; `None` until a
+    /// password is set.
+    pub password: Option<Vec<u8>>,
+    /// When a temporary password stops working (admin-created users).
+    pub temporary_password_expires: Option<EpochSeconds>,
+}
+
+/// One completed authentication (the origin of a refresh token and of the ID and access tokens
+/// minted from it), keyed by its `origin_jti`. Sign-out deletes it, which revokes them all.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignIn {
+    pub client_id: ClientId,
+    pub sub: String,
+    /// Epoch seconds of the authentication (`auth_time`, kept across refreshes).
+    pub auth_time: i64,
+    /// SHA-256 of the refresh token (the token itself is never stored).
+    pub refresh_hash: Vec<u8>,
+    /// Epoch seconds after which the refresh token is refused.
+    pub refresh_expires: i64,
 }

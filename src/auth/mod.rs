@@ -1,0 +1,98 @@
+//! The sign-in domain: Cognito's SRP, password policy and verifier sealing, the sealed values
+//! passed between sign-in steps, tokens, and the sign-in state machine (`flows`).
+//! [`AuthKeys`] holds the in-memory keys these need, unsealed from the HSM at start-up.
+
+pub mod access;
+pub mod flows;
+pub mod issue;
+pub mod password;
+pub mod session;
+pub mod srp;
+pub mod srp_client;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::hsm::KeyVault;
+use crate::ids::ClientId;
+use crate::protocol::error::{Error, Result};
+use crate::store::Directory;
+use password::VerifierCipher;
+use session::SessionSealer;
+use srp::SrpVerifier;
+
+/// `meta` key of the data key that seals password verifiers (itself sealed by the HSM).
+const VERIFIER_DATA_KEY: &str = "verifier_data_key";
+/// HSM sealing context of that data key.
+const VERIFIER_DATA_KEY_CONTEXT: &[u8] = b"portcullis/verifier-data-key/v1";
+
+/// Keys and caches of the sign-in path, built once at start-up.
+pub struct AuthKeys {
+    pub sessions: SessionSealer,
+    pub verifiers: VerifierCipher,
+    /// Derives the stable fake salt shown for users that do not exist (when the client prevents
+    /// user-existence errors), so that repeated probes see the same salt.
+    phantom_salt: hmac::Key,
+    /// The verifier used for users that do not exist: same work, never matches.
+    phantom_verifier: SrpVerifier,
+    /// Unsealed app-client secrets, keyed by client id, with the sealed bytes they came from
+    /// (a changed client record misses the cache).
+    client_secrets: Mutex<HashMap<ClientId, (Vec<u8>, String)>>,
+}
+
+impl AuthKeys {
+    /// Loads (or on first start creates) the verifier data key through the HSM. Start-up only.
+    pub fn load(directory: &Directory, vault: &dyn KeyVault) -> Result<Self> {
+        let sealed = match directory.meta(VERIFIER_DATA_KEY)? {
+            Some(sealed) => sealed,
+            None => {
+                let fresh = VerifierCipher::generate_data_key()?;
+                let sealed = vault
+                    .seal(VERIFIER_DATA_KEY_CONTEXT, &fresh)
+                    .map_err(|e| Error::internal("sealing verifier data key", e))?;
+                directory.meta_put_if_absent(VERIFIER_DATA_KEY, sealed)?
+            }
+        };
+        let data_key = vault
+            .open(VERIFIER_DATA_KEY_CONTEXT, &sealed)
+            .map_err(|e| Error::internal("opening verifier data key", e))?;
+        let rng = SystemRandom::new();
+        let mut salt_key = [0u8; 32];
+        rng.fill(&mut salt_key).map_err(|_| Error::internal("phantom salt key", "no randomness"))?;
+        let mut phantom_password = [0u8; 32];
+        rng.fill(&mut phantom_password).map_err(|_| Error::internal("phantom verifier", "no randomness"))?;
+        let phantom_verifier = SrpVerifier::generate("phantom", "phantom", &hex::encode(phantom_password))
+            .map_err(|e| Error::internal("phantom verifier", e))?;
+        Ok(Self {
+            sessions: SessionSealer::new()?,
+            verifiers: VerifierCipher::new(&data_key)?,
+            phantom_salt: hmac::Key::new(hmac::HMAC_SHA256, &salt_key),
+            phantom_verifier,
+            client_secrets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The verifier shown for a user that does not exist: a salt stable per (pool, username)
+    /// and a verifier nobody knows the password of.
+    pub fn phantom_verifier(&self, pool_id: &str, user_key: &str) -> SrpVerifier {
+        let tag = hmac::sign(&self.phantom_salt, format!("{pool_id}\0{user_key}").as_bytes());
+        let salt = tag.as_ref().get(..16).unwrap_or_default();
+        SrpVerifier { salt: salt.to_vec(), verifier: self.phantom_verifier.verifier.clone() }
+    }
+
+    /// A cached client secret, if the client record still holds the same sealed bytes.
+    pub fn cached_client_secret(&self, client_id: &ClientId, sealed: &[u8]) -> Option<String> {
+        let cache = self.client_secrets.lock().ok()?;
+        cache.get(client_id).filter(|(s, _)| s.as_slice() == sealed).map(|(_, secret)| secret.clone())
+    }
+
+    pub fn cache_client_secret(&self, client_id: &ClientId, sealed: Vec<u8>, secret: String) {
+        if let Ok(mut cache) = self.client_secrets.lock() {
+            cache.insert(client_id.clone(), (sealed, secret));
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Passwords: the pool's password policy (checked on every set, with Cognito's messages), the
+//! generation of temporary passwords, and the sealing of SRP verifiers at rest.
+//!
+//! Verifiers are sealed with AES-256-GCM under a data key that is itself sealed by the HSM's
+//! AES key (envelope encryption): a copy of the RocksDB directory alone allows no offline guessing.
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::{Map, Value};
+
+use super::srp::SrpVerifier;
+use crate::protocol::error::{Error, ErrorKind, Result};
+
+/// The characters Cognito counts as symbols.
+const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
+
+/// A pool's `Policies.PasswordPolicy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub minimum_length: usize,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_symbols: bool,
+    pub temporary_password_validity_days: i64,
+}
+
+impl PasswordPolicy {
+    /// Reads the policy from a pool's settings (Cognito's defaults for what is missing).
+    pub fn of_pool(settings: &Map<String, Value>) -> Self {
+        let policy = settings.get("Policies").and_then(|p| p.get("PasswordPolicy"));
+        let flag = |name: &str| policy.and_then(|p| p.get(name)).and_then(Value::as_bool).unwrap_or(false);
+        let number =
+            |name: &str, default: i64| policy.and_then(|p| p.get(name)).and_then(Value::as_i64).unwrap_or(default);
+        Self {
+            minimum_length: usize::try_from(number("MinimumLength", 8)).unwrap_or(8),
+            require_uppercase: flag("RequireUppercase"),
+            require_lowercase: flag("RequireLowercase"),
+            require_numbers: flag("RequireNumbers"),
+            require_symbols: flag("RequireSymbols"),
+            temporary_password_validity_days: number("TemporaryPasswordValidityDays", 7),
+        }
+    }
+
+    /// `InvalidPasswordException` with Cognito's message for the first rule `password` breaks.
+    pub fn check(&self, password: &str) -> Result<()> {
+        let fail = |why: &str| {
+            Err(Error::new(ErrorKind::InvalidPassword, format!("Password did not conform with policy: {why}")))
+        };
+        if password.chars().count() < self.minimum_length {
+            return fail("Password not long enough");
+        }
+        if self.require_lowercase && !password.chars().any(|c| c.is_lowercase()) {
+            return fail("Password must have lowercase characters");
+        }
+        if self.require_uppercase && !password.chars().any(|c| c.is_uppercase()) {
+            return fail("Password must have uppercase characters");
+        }
+        if self.require_numbers && !password.chars().any(|c| c.is_ascii_digit()) {
+            return fail("Password must have numeric characters");
+        }
+        if self.require_symbols && !password.chars().any(|c| SYMBOLS.contains(c)) {
+            return fail("Password must have symbol characters");
+        }
+        Ok(())
+    }
+
+    /// A random password that satisfies this policy (AdminCreateUser without TemporaryPassword).
+    pub fn generate_temporary(&self) -> String {
+        const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+        const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+        const DIGITS: &[u8] = b"23456789";
+        const PUNCT: &[u8] = b"!#%&*+-=?@^_";
+        let mut rng = rand::rngs::OsRng;
+        let mut pick = |set: &[u8]| char::from(set[rng.gen_range(0..set.len())]);
+        let mut chars: Vec<char> = vec![pick(LOWER), pick(UPPER), pick(DIGITS), pick(PUNCT)];
+        let all: Vec<u8> = [LOWER, UPPER, DIGITS, PUNCT].concat();
+        while chars.len() < self.minimum_length.max(12) {
+            chars.push(pick(&all));
+        }
+        chars.shuffle(&mut rand::rngs::OsRng);
+        chars.into_iter().collect()
+    }
+}
+
+/// Seals and opens SRP verifiers at rest with the directory's data key.
+pub struct VerifierCipher {
+    key: LessSafeKey,
+    rng: SystemRandom,
+}
+
+/// Format byte of a sealed verifier: `0x01 || nonce(12) || AES-GCM(salt_len(1) || salt || v) || tag`.
+const SEALED_VERIFIER_V1: u8 = 1;
+
+impl VerifierCipher {
+    /// A fresh 256-bit data key (to be sealed by the HSM and stored).
+    pub fn generate_data_key() -> Result<[u8; 32]> {
+        let mut key = [0u8; 32];
+        SystemRandom::new().fill(&mut key).map_err(|_| Error::internal("data key", "no randomness"))?;
+        Ok(key)
+    }
+
+    pub fn new(data_key: &[u8]) -> Result<Self> {
+        let unbound = UnboundKey::new(&AES_256_GCM, data_key).map_err(|_| Error::internal("data key", "bad length"))?;
+        Ok(Self { key: LessSafeKey::new(unbound), rng: SystemRandom::new() })
+    }
+
+    /// Seals a verifier; `context` (pool id and `sub`) is bound as associated data, so a sealed
+    /// verifier copied onto another user does not open.
+    pub fn seal(&self, context: &str, verifier: &SrpVerifier) -> Result<Vec<u8>> {
+        let salt_len = u8::try_from(verifier.salt.len()).map_err(|_| Error::internal("sealing verifier", "salt"))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(|_| Error::internal("sealing verifier", "no randomness"))?;
+        let mut buf = Vec::with_capacity(1 + verifier.salt.len() + verifier.verifier.len() + 16);
+        buf.push(salt_len);
+        buf.extend_from_slice(&verifier.salt);
+        buf.extend_from_slice(&verifier.verifier);
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut buf)
+            .map_err(|_| Error::internal("sealing verifier", "aead"))?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
+        out.push(SEALED_VERIFIER_V1);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    /// Opens what [`VerifierCipher::seal`] produced for the same `context`.
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<SrpVerifier> {
+        let bad = || Error::internal("opening verifier", "corrupt or foreign sealed verifier");
+        let (&format, rest) = sealed.split_first().ok_or_else(bad)?;
+        if format != SEALED_VERIFIER_V1 || rest.len() < NONCE_LEN {
+            return Err(bad());
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
+        let mut buf = ciphertext.to_vec();
+        let plain = self.key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf).map_err(|_| bad())?;
+        let (&salt_len, rest) = plain.split_first().ok_or_else(bad)?;
+        let salt_len = usize::from(salt_len);
+        if rest.len() < salt_len {
+            return Err(bad());
+        }
+        let (salt, v) = rest.split_at(salt_len);
+        SrpVerifier::from_parts(salt, v).map_err(|_| bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(json: Value) -> PasswordPolicy {
+        let mut settings = Map::new();
+        settings.insert("Policies".into(), serde_json::json!({ "PasswordPolicy": json }));
+        PasswordPolicy::of_pool(&settings)
+    }
+
+    #[test]
+    fn each_rule_has_cognitos_message() {
+        let p = policy(serde_json::json!({"MinimumLength": 8, "RequireUppercase": true, "RequireLowercase": true,
+            "RequireNumbers": true, "RequireSymbols": true}));
+        let msg = |pw: &str| p.check(pw).unwrap_err().message;
+        assert_eq!(msg("Ab1!"), "Password did not conform with policy: Password not long enough");
+        assert_eq!(msg("ABCDEFG1!"), "Password did not conform with policy: Password must have lowercase characters");
+        assert_eq!(msg("abcdefg1!"), "Password did not conform with policy: Password must have uppercase characters");
+        assert_eq!(msg("Abcdefgh!"), "Password did not conform with policy: Password must have numeric characters");
+        assert_eq!(msg("Abcdefgh1"), "Password did not conform with policy: Password must have symbol characters");
+        assert!(p.check("Abcdefg1!").is_ok());
+        assert_eq!(p.check("x").unwrap_err().kind, ErrorKind::InvalidPassword);
+    }
+
+    #[test]
+    fn a_lenient_policy_accepts_plain_passwords_and_generated_ones_pass_strict_ones() {
+        assert!(policy(serde_json::json!({"MinimumLength": 6})).check("aaaaaa").is_ok());
+        let strict = policy(serde_json::json!({"MinimumLength": 20, "RequireUppercase": true,
+            "RequireLowercase": true, "RequireNumbers": true, "RequireSymbols": true}));
+        for _ in 0..50 {
+            let pw = strict.generate_temporary();
+            assert!(strict.check(&pw).is_ok(), "{pw}");
+        }
+    }
+
+    #[test]
+    fn sealed_verifiers_open_only_in_their_context() {
+        let cipher = VerifierCipher::new(&VerifierCipher::generate_data_key().unwrap()).unwrap();
+        let verifier = SrpVerifier::generate("AbCdEfGhI", "alice", "Correct-Horse-9!").unwrap();
+        let sealed = cipher.seal("pool\0sub-1", &verifier).unwrap();
+        assert!(!sealed.windows(verifier.verifier.len()).any(|w| w == verifier.verifier.as_slice()));
+        let opened = cipher.open("pool\0sub-1", &sealed).unwrap();
+        assert_eq!((opened.salt, opened.verifier), (verifier.salt.clone(), verifier.verifier.clone()));
+        assert!(cipher.open("pool\0sub-2", &sealed).is_err());
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(cipher.open("pool\0sub-1", &tampered).is_err());
+    }
+}

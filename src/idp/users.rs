@@ -1,0 +1,292 @@
+//! User operations: AdminCreateUser, AdminGetUser, AdminDeleteUser, AdminSetUserPassword,
+//! AdminDisableUser, AdminEnableUser, SignUp, AdminConfirmSignUp and ListUsers.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::{object, page_size, pool_id_of, str_member};
+use crate::app::App;
+use crate::auth::flows::verifier_context;
+use crate::auth::password::PasswordPolicy;
+use crate::auth::srp::SrpVerifier;
+use crate::protocol::error::{Error, ErrorKind, Result};
+use crate::store::directory::Versioned;
+use crate::store::records::{now_epoch, User, UserPool, UserStatus};
+
+const DAY_SECS: f64 = 86_400.0;
+
+fn user_missing() -> Error {
+    Error::new(ErrorKind::UserNotFound, "User does not exist.")
+}
+
+/// `[{Name, Value}]` as a map, checked against the pool's schema: every name must be a schema
+/// attribute, and `sub` is never set by a caller.
+fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, String>> {
+    let schema: Vec<&str> = pool
+        .settings
+        .get("SchemaAttributes")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| s.get("Name").and_then(Value::as_str)).collect())
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for entry in list.and_then(Value::as_array).into_iter().flatten() {
+        let name = entry.get("Name").and_then(Value::as_str).unwrap_or_default();
+        let value = entry.get("Value").and_then(Value::as_str).unwrap_or_default();
+        if name == "sub" {
+            return Err(Error::invalid_parameter(
+                "Attributes did not conform to the schema: sub: Attribute cannot be updated.\n",
+            ));
+        }
+        if !schema.contains(&name) {
+            return Err(Error::invalid_parameter(format!(
+                "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
+            )));
+        }
+        out.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(out)
+}
+
+/// Required schema attributes (other than `sub`) missing from `attributes`, as SignUp reports them.
+fn check_required(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Result<()> {
+    let schema = pool.settings.get("SchemaAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let missing: Vec<String> = schema
+        .iter()
+        .filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true))
+        .filter_map(|a| a.get("Name").and_then(Value::as_str))
+        .filter(|n| *n != "sub" && !attributes.contains_key(*n))
+        .map(|n| format!("{n}: The attribute {n} is required"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid_parameter(format!("Attributes did not conform to the schema: {}", missing.join(", "))))
+    }
+}
+
+/// `UserAttributes` with `sub` first.
+pub fn attribute_list(user: &User, only: Option<&[String]>) -> Vec<Value> {
+    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
+    let mut list = Vec::with_capacity(user.attributes.len() + 1);
+    if wanted("sub") {
+        list.push(json!({"Name": "sub", "Value": user.sub}));
+    }
+    list.extend(user.attributes.iter().filter(|(n, _)| wanted(n)).map(|(n, v)| json!({"Name": n, "Value": v})));
+    list
+}
+
+/// `UserType` (AdminCreateUser, ListUsers).
+fn user_type(user: &User, only: Option<&[String]>) -> Value {
+    json!({
+        "Username": user.username,
+        "Attributes": attribute_list(user, only),
+        "UserCreateDate": user.created,
+        "UserLastModifiedDate": user.modified,
+        "Enabled": user.enabled,
+        "UserStatus": user.status.wire_name(),
+    })
+}
+
+/// A new verifier for `password` (policy checked first), computed on the worker pool and sealed.
+pub async fn sealed_verifier(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    username: &str,
+    password: &str,
+) -> Result<Vec<u8>> {
+    PasswordPolicy::of_pool(&pool.settings).check(password)?;
+    let (short, id, pw) = (pool.name_short().to_owned(), username.to_owned(), password.to_owned());
+    let verifier = app
+        .on_worker(move || {
+            SrpVerifier::generate(&short, &id, &pw).map_err(|e| Error::internal("computing verifier", e))
+        })
+        .await?;
+    app.auth.verifiers.seal(&verifier_context(pool, user_key), &verifier)
+}
+
+struct Target {
+    pool: UserPool,
+    user_key: String,
+    user: Versioned<User>,
+}
+
+/// The pool and user an Admin* operation names (`UserPoolId`, `Username`).
+fn target(app: &App, input: &Map<String, Value>) -> Result<Target> {
+    let pool = app.directory.pool(&pool_id_of(input))?.record;
+    let user_key = pool.user_key(str_member(input, "Username"));
+    let user = app.directory.user(&pool.id, &user_key)?.ok_or_else(user_missing)?;
+    Ok(Target { pool, user_key, user })
+}
+
+/// Applies `change` to the named user and stores the result.
+async fn update_user(app: &App, body: Value, change: impl FnOnce(&mut User) -> Result<()>) -> Result<Value> {
+    let input = object(body);
+    let t = target(app, &input)?;
+    let mut user = t.user.record.clone();
+    change(&mut user)?;
+    user.modified = now_epoch();
+    app.directory.replace_user(&t.user_key, &t.user, &user)?;
+    Ok(json!({}))
+}
+
+pub async fn admin_create_user(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let pool = app.directory.pool(&pool_id_of(&input))?.record;
+    let username = str_member(&input, "Username");
+    let user_key = pool.user_key(username);
+    if str_member(&input, "MessageAction") == "RESEND" {
+        // Re-sending the invitation needs messaging (not configured): the user must exist.
+        let user = app.directory.user(&pool.id, &user_key)?.ok_or_else(user_missing)?;
+        return Ok(json!({"User": user_type(&user.record, None)}));
+    }
+    let attributes = attributes_from(&pool, input.get("UserAttributes"))?;
+    let policy = PasswordPolicy::of_pool(&pool.settings);
+    let temporary = match input.get("TemporaryPassword").and_then(Value::as_str) {
+        Some(p) => p.to_owned(),
+        None => policy.generate_temporary(),
+    };
+    let now = now_epoch();
+    let mut user = User {
+        pool_id: pool.id.clone(),
+        username: username.to_owned(),
+        sub: uuid::Uuid::new_v4().to_string(),
+        attributes,
+        status: UserStatus::ForceChangePassword,
+        enabled: true,
+        created: now,
+        modified: now,
+        password: None,
+        temporary_password_expires: Some(now + policy.temporary_password_validity_days as f64 * DAY_SECS),
+    };
+    user.password = Some(sealed_verifier(app, &pool, &user_key, username, &temporary).await?);
+    app.directory.create_user(&user_key, &user)?;
+    Ok(json!({"User": user_type(&user, None)}))
+}
+
+pub async fn admin_get_user(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let user = target(app, &input)?.user.record;
+    Ok(json!({
+        "Username": user.username,
+        "UserAttributes": attribute_list(&user, None),
+        "UserCreateDate": user.created,
+        "UserLastModifiedDate": user.modified,
+        "Enabled": user.enabled,
+        "UserStatus": user.status.wire_name(),
+    }))
+}
+
+pub async fn admin_delete_user(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let t = target(app, &input)?;
+    app.directory.delete_user(&t.user_key, &t.user)?;
+    Ok(json!({}))
+}
+
+pub async fn admin_set_user_password(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let t = target(app, &input)?;
+    let password = str_member(&input, "Password");
+    let permanent = input.get("Permanent").and_then(Value::as_bool).unwrap_or(false);
+    let sealed = sealed_verifier(app, &t.pool, &t.user_key, &t.user.record.username, password).await?;
+    let mut user = t.user.record.clone();
+    user.password = Some(sealed);
+    let now = now_epoch();
+    if permanent {
+        user.status = UserStatus::Confirmed;
+        user.temporary_password_expires = None;
+    } else {
+        user.status = UserStatus::ForceChangePassword;
+        let days = PasswordPolicy::of_pool(&t.pool.settings).temporary_password_validity_days;
+        user.temporary_password_expires = Some(now + days as f64 * DAY_SECS);
+    }
+    user.modified = now;
+    app.directory.replace_user(&t.user_key, &t.user, &user)?;
+    Ok(json!({}))
+}
+
+pub async fn admin_disable_user(app: &App, body: Value) -> Result<Value> {
+    update_user(app, body, |u| {
+        u.enabled = false;
+        Ok(())
+    })
+    .await
+}
+
+pub async fn admin_enable_user(app: &App, body: Value) -> Result<Value> {
+    update_user(app, body, |u| {
+        u.enabled = true;
+        Ok(())
+    })
+    .await
+}
+
+pub async fn admin_confirm_sign_up(app: &App, body: Value) -> Result<Value> {
+    update_user(app, body, |u| {
+        if u.status != UserStatus::Unconfirmed {
+            return Err(Error::new(
+                ErrorKind::NotAuthorized,
+                format!("User cannot be confirmed. Current status is {}", u.status.wire_name()),
+            ));
+        }
+        u.status = UserStatus::Confirmed;
+        Ok(())
+    })
+    .await
+}
+
+pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let client = app.directory.client_by_id(str_member(&input, "ClientId"))?.record;
+    let pool = app.directory.pool(&client.pool_id)?.record;
+    let username = str_member(&input, "Username");
+    super::sign_in::check_client_secret_hash(app, &client, input.get("SecretHash").and_then(Value::as_str), username)
+        .await?;
+    let attributes = attributes_from(&pool, input.get("UserAttributes"))?;
+    check_required(&pool, &attributes)?;
+    let user_key = pool.user_key(username);
+    let password = str_member(&input, "Password");
+    let now = now_epoch();
+    let mut user = User {
+        pool_id: pool.id.clone(),
+        username: username.to_owned(),
+        sub: uuid::Uuid::new_v4().to_string(),
+        attributes,
+        status: UserStatus::Unconfirmed,
+        enabled: true,
+        created: now,
+        modified: now,
+        password: None,
+        temporary_password_expires: None,
+    };
+    if app.directory.user(&pool.id, &user_key)?.is_some() {
+        return Err(Error::new(ErrorKind::UsernameExists, "User already exists"));
+    }
+    user.password = Some(sealed_verifier(app, &pool, &user_key, username, password).await?);
+    app.directory.create_user(&user_key, &user).map_err(|e| match e.kind {
+        ErrorKind::UsernameExists => Error::new(ErrorKind::UsernameExists, "User already exists"),
+        _ => e,
+    })?;
+    Ok(json!({"UserConfirmed": false, "UserSub": user.sub}))
+}
+
+pub async fn list_users(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let pool_id = pool_id_of(&input);
+    app.directory.pool(&pool_id)?;
+    let only: Option<Vec<String>> = input
+        .get("AttributesToGet")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
+    let limit = page_size(input.get("Limit").and_then(Value::as_i64), 60);
+    let token = input.get("PaginationToken").and_then(Value::as_str);
+    let page = app.directory.list_users(&pool_id, token, limit)?;
+    let users: Vec<Value> = page.items.iter().map(|u| user_type(u, only.as_deref())).collect();
+    let mut out = json!({"Users": users});
+    if let Some(t) = page.next_token {
+        out["PaginationToken"] = json!(t);
+    }
+    Ok(out)
+}
