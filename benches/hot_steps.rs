@@ -1,5 +1,6 @@
-//! Criterion benches of each hot step alone, against the real components: one RS256 signature in
-//! SoftHSM through PKCS#11, one directory read from RocksDB, one request body decoded and validated.
+//! Criterion benches of each hot step alone, against the real components: the server's SRP step,
+//! USER_PASSWORD_AUTH's verifier check, one RS256 signature in SoftHSM through PKCS#11, one
+//! directory read from RocksDB, one request body decoded and validated.
 //!
 //! Run with `cargo bench --bench hot_steps` (release profile: the first run compiles RocksDB).
 //! The load tests divide their per-operation CPU time by these figures to get efficiency.
@@ -9,6 +10,8 @@ use std::sync::Arc;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use cryptoki::types::AuthPin;
 
+use portcullis::auth::srp::{server_challenge, SrpVerifier};
+use portcullis::auth::srp_client::SrpClient;
 use portcullis::hsm::{HsmSettings, KeyVault, Pkcs11Vault};
 use portcullis::ids::PoolId;
 use portcullis::protocol::model::cognito_idp;
@@ -32,6 +35,22 @@ fn dev_vault(dir: &std::path::Path) -> Pkcs11Vault {
         max_idle_sessions: 4,
     })
     .expect("open SoftHSM token")
+}
+
+/// The server's share of USER_SRP_AUTH: B = k·v + g^b, u, S = (A·v^u)^b and the HKDF key
+/// (three 3072-bit modular exponentiations); the PASSWORD_VERIFIER step is one HMAC on top.
+fn srp_server_step(c: &mut Criterion) {
+    let verifier = SrpVerifier::generate("AbCdEfGhI", "alice", "Correct-Horse-9!").expect("verifier");
+    let srp_a = SrpClient::new().expect("client").srp_a_hex();
+    c.bench_function("srp_server_step", |b| b.iter(|| server_challenge(black_box(&verifier), black_box(&srp_a))));
+}
+
+/// USER_PASSWORD_AUTH's check: x from the password, g^x mod N, constant-time compare with v.
+fn password_verifier_check(c: &mut Criterion) {
+    let verifier = SrpVerifier::generate("AbCdEfGhI", "alice", "Correct-Horse-9!").expect("verifier");
+    c.bench_function("password_verifier_check", |b| {
+        b.iter(|| verifier.matches_password("AbCdEfGhI", "alice", black_box("Correct-Horse-9!")))
+    });
 }
 
 fn hsm_sign(c: &mut Criterion) {
@@ -74,5 +93,5 @@ fn decode_and_validate(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hsm_sign, store_read, decode_and_validate);
+criterion_group!(benches, srp_server_step, password_verifier_check, hsm_sign, store_read, decode_and_validate);
 criterion_main!(benches);

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::issue::{issue_tokens, Origin};
 use super::password::PasswordPolicy;
 use super::session::{invalid_session, Purpose};
-use super::srp::{self, SessionKey};
+use super::srp::{self, SessionKey, SrpVerifier};
 use super::tokens;
 use crate::app::App;
 use crate::protocol::error::{Error, ErrorKind, Result};
@@ -16,8 +16,9 @@ use crate::store::directory::Versioned;
 use crate::store::records::{now_epoch, AppClient, User, UserPool, UserStatus};
 use crate::store::users::RefreshLookup;
 
-/// How long a `Session` or `SECRET_BLOCK` stays valid (Cognito: 3 minutes).
-pub const SESSION_TTL_SECS: i64 = 180;
+/// How long a `Session` or `SECRET_BLOCK` stays valid when the client does not say
+/// (`AuthSessionValidity`, in minutes, 3 to 15; Cognito's default is 3).
+const DEFAULT_SESSION_MINUTES: i64 = 3;
 /// How far a PASSWORD_VERIFIER `TIMESTAMP` may be from the server's clock.
 const TIMESTAMP_SKEW_SECS: i64 = 300;
 
@@ -159,8 +160,25 @@ impl SignInRequest<'_> {
         self.app.directory.user(&self.pool.id, user_key)
     }
 
+    /// A user with a password, their verifier and their `USER_ID_FOR_SRP`; for a user that does
+    /// not exist (or has no password), `None` with the phantom verifier, so the caller does the
+    /// same work either way.
+    fn verifier_of(&self, user_key: &str, typed: &str) -> Result<(Option<Versioned<User>>, SrpVerifier, String)> {
+        let found = self.load_user(user_key)?.filter(|u| u.record.password.is_some());
+        match found.as_ref().map(|u| &u.record) {
+            Some(User { password: Some(sealed), username, .. }) => {
+                let verifier = self.app.auth.verifiers.open(&verifier_context(self.pool, user_key), sealed)?;
+                let id = username.clone();
+                Ok((found, verifier, id))
+            }
+            _ => Ok((None, self.app.auth.phantom_verifier(self.pool.id.as_str(), user_key), typed.to_owned())),
+        }
+    }
+
     fn seal(&self, purpose: Purpose, state: Pending) -> Result<String> {
-        self.app.auth.sessions.seal(purpose, state, SESSION_TTL_SECS)
+        let minutes = self.client.settings.get("AuthSessionValidity").and_then(Value::as_i64);
+        let ttl_secs = minutes.unwrap_or(DEFAULT_SESSION_MINUTES).clamp(3, 15) * 60;
+        self.app.auth.sessions.seal(purpose, state, ttl_secs)
     }
 
     /// The pending state carried by `session`, checked to belong to this pool and client.
@@ -210,16 +228,10 @@ async fn start_srp(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Resu
     let srp_a = required(params, "SRP_A")?.to_owned();
     req.check_secret_hash(params, &[username])?;
     let user_key = req.pool.user_key(username);
-    let found = req.load_user(&user_key)?;
-    let (verifier, user_id_for_srp) = match found.as_ref().map(|u| &u.record) {
-        Some(User { password: Some(sealed), username, .. }) => {
-            (req.app.auth.verifiers.open(&verifier_context(req.pool, &user_key), sealed)?, username.clone())
-        }
-        _ if req.prevents_user_existence_errors() => {
-            (req.app.auth.phantom_verifier(req.pool.id.as_str(), &user_key), username.to_owned())
-        }
-        _ => return Err(req.no_such_user()),
-    };
+    let (found, verifier, user_id_for_srp) = req.verifier_of(&user_key, username)?;
+    if found.is_none() && !req.prevents_user_existence_errors() {
+        return Err(req.no_such_user());
+    }
     let salt_hex = verifier.salt_hex();
     let challenge = req
         .app
@@ -287,17 +299,11 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
     let password = required(params, "PASSWORD")?.to_owned();
     req.check_secret_hash(params, &[username])?;
     let user_key = req.pool.user_key(username);
-    let found = req.load_user(&user_key)?;
-    let (verifier, user_id_for_srp) = match found.as_ref().map(|u| &u.record) {
-        Some(User { password: Some(sealed), username, .. }) => {
-            (req.app.auth.verifiers.open(&verifier_context(req.pool, &user_key), sealed)?, username.clone())
-        }
-        _ => (req.app.auth.phantom_verifier(req.pool.id.as_str(), &user_key), username.to_owned()),
-    };
+    let (found, verifier, user_id_for_srp) = req.verifier_of(&user_key, username)?;
     let pool_short = req.pool.name_short().to_owned();
     let matches =
         req.app.on_worker(move || Ok(verifier.matches_password(&pool_short, &user_id_for_srp, &password))).await?;
-    let Some(user) = found.filter(|u| u.record.password.is_some()) else { return Err(req.no_such_user()) };
+    let Some(user) = found else { return Err(req.no_such_user()) };
     if !matches {
         return Err(incorrect_password());
     }

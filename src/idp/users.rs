@@ -131,6 +131,23 @@ async fn update_user(app: &App, body: Value, change: impl FnOnce(&mut User) -> R
     Ok(json!({}))
 }
 
+/// A new, enabled user with a fresh `sub` and no password yet.
+fn new_user(pool: &UserPool, username: &str, attributes: BTreeMap<String, String>, status: UserStatus) -> User {
+    let now = now_epoch();
+    User {
+        pool_id: pool.id.clone(),
+        username: username.to_owned(),
+        sub: uuid::Uuid::new_v4().to_string(),
+        attributes,
+        status,
+        enabled: true,
+        created: now,
+        modified: now,
+        password: None,
+        temporary_password_expires: None,
+    }
+}
+
 pub async fn admin_create_user(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let pool = app.directory.pool(&pool_id_of(&input))?.record;
@@ -147,19 +164,8 @@ pub async fn admin_create_user(app: &App, body: Value) -> Result<Value> {
         Some(p) => p.to_owned(),
         None => policy.generate_temporary(),
     };
-    let now = now_epoch();
-    let mut user = User {
-        pool_id: pool.id.clone(),
-        username: username.to_owned(),
-        sub: uuid::Uuid::new_v4().to_string(),
-        attributes,
-        status: UserStatus::ForceChangePassword,
-        enabled: true,
-        created: now,
-        modified: now,
-        password: None,
-        temporary_password_expires: Some(now + policy.temporary_password_validity_days as f64 * DAY_SECS),
-    };
+    let mut user = new_user(&pool, username, attributes, UserStatus::ForceChangePassword);
+    user.temporary_password_expires = Some(user.created + policy.temporary_password_validity_days as f64 * DAY_SECS);
     user.password = Some(sealed_verifier(app, &pool, &user_key, username, &temporary).await?);
     app.directory.create_user(&user_key, &user)?;
     Ok(json!({"User": user_type(&user, None)}))
@@ -248,19 +254,7 @@ pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
     check_required(&pool, &attributes)?;
     let user_key = pool.user_key(username);
     let password = str_member(&input, "Password");
-    let now = now_epoch();
-    let mut user = User {
-        pool_id: pool.id.clone(),
-        username: username.to_owned(),
-        sub: uuid::Uuid::new_v4().to_string(),
-        attributes,
-        status: UserStatus::Unconfirmed,
-        enabled: true,
-        created: now,
-        modified: now,
-        password: None,
-        temporary_password_expires: None,
-    };
+    let mut user = new_user(&pool, username, attributes, UserStatus::Unconfirmed);
     if app.directory.user(&pool.id, &user_key)?.is_some() {
         return Err(Error::new(ErrorKind::UsernameExists, "User already exists"));
     }
@@ -272,6 +266,59 @@ pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
     Ok(json!({"UserConfirmed": false, "UserSub": user.sub}))
 }
 
+/// A ListUsers `Filter`: `attribute = "value"` (exact) or `attribute ^= "value"` (prefix).
+struct UserFilter {
+    attribute: String,
+    value: String,
+    prefix: bool,
+}
+
+/// The attributes Cognito lets ListUsers filter on.
+const FILTERABLE: &[&str] = &[
+    "username",
+    "email",
+    "phone_number",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "cognito:user_status",
+    "status",
+    "sub",
+];
+
+impl UserFilter {
+    fn parse(text: &str) -> Result<Option<Self>> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let bad = || Error::invalid_parameter("Error while parsing filter.");
+        let (attribute, rest, prefix) = match (text.find("^="), text.find('=')) {
+            (Some(i), _) => (&text[..i], &text[i + 2..], true),
+            (None, Some(i)) => (&text[..i], &text[i + 1..], false),
+            _ => return Err(bad()),
+        };
+        let attribute = attribute.trim().trim_matches('"').to_owned();
+        let value = rest.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(bad)?.to_owned();
+        if !FILTERABLE.contains(&attribute.as_str()) {
+            return Err(Error::invalid_parameter(format!("Invalid search attribute: {attribute}")));
+        }
+        Ok(Some(Self { attribute, value, prefix }))
+    }
+
+    fn matches(&self, user: &User) -> bool {
+        let actual = match self.attribute.as_str() {
+            "username" => Some(user.username.as_str()),
+            "sub" => Some(user.sub.as_str()),
+            "cognito:user_status" => Some(user.status.wire_name()),
+            "status" => Some(if user.enabled { "Enabled" } else { "Disabled" }),
+            other => user.attributes.get(other).map(String::as_str),
+        };
+        actual.is_some_and(|a| if self.prefix { a.starts_with(&self.value) } else { a == self.value })
+    }
+}
+
 pub async fn list_users(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let pool_id = pool_id_of(&input);
@@ -280,13 +327,44 @@ pub async fn list_users(app: &App, body: Value) -> Result<Value> {
         .get("AttributesToGet")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
+    let filter = UserFilter::parse(str_member(&input, "Filter"))?;
     let limit = page_size(input.get("Limit").and_then(Value::as_i64), 60);
-    let token = input.get("PaginationToken").and_then(Value::as_str);
-    let page = app.directory.list_users(&pool_id, token, limit)?;
-    let users: Vec<Value> = page.items.iter().map(|u| user_type(u, only.as_deref())).collect();
+    let mut token = input.get("PaginationToken").and_then(Value::as_str).map(str::to_owned);
+    let mut users = Vec::new();
+    // Without a filter one page is read; with one, pages are read until `limit` users match.
+    loop {
+        let page = app.directory.list_users(&pool_id, token.as_deref(), limit - users.len())?;
+        users.extend(
+            page.items
+                .iter()
+                .filter(|u| filter.as_ref().is_none_or(|f| f.matches(u)))
+                .map(|u| user_type(u, only.as_deref())),
+        );
+        token = page.next_token;
+        if token.is_none() || users.len() >= limit {
+            break;
+        }
+    }
     let mut out = json!({"Users": users});
-    if let Some(t) = page.next_token {
+    if let Some(t) = token {
         out["PaginationToken"] = json!(t);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_as_cognito_writes_them() {
+        let f = UserFilter::parse("email ^= \"ali\"").unwrap().unwrap();
+        assert_eq!((f.attribute.as_str(), f.value.as_str(), f.prefix), ("email", "ali", true));
+        let f = UserFilter::parse("\"cognito:user_status\" = \"CONFIRMED\"").unwrap().unwrap();
+        assert_eq!((f.attribute.as_str(), f.value.as_str(), f.prefix), ("cognito:user_status", "CONFIRMED", false));
+        assert!(UserFilter::parse("").unwrap().is_none());
+        assert!(UserFilter::parse("email").is_err());
+        assert!(UserFilter::parse("email = ali").is_err());
+        assert!(UserFilter::parse("custom:tier = \"x\"").is_err());
+    }
 }
