@@ -546,3 +546,33 @@ def pytest_sessionfinish(session, exitstatus):
 # Daemons run in their own session (so a terminal ^C reaches pytest only); make sure none
 # outlives an interpreter that exits without finishing the pytest session.
 atexit.register(_kill_all_daemons)
+
+
+# ---------------------------------------------------------------------------------------------
+# sign-in fixtures (test_signin_*.py); helpers live in signin_helpers.py
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def signin_pool_factory(daemon, cognito):
+    """make(pool_kwargs=None, client_settings=None) -> signin_helpers.SigninPool on the session
+    daemon: a fresh pool with a public and a confidential app client (every password, SRP and
+    refresh flow allowed unless client_settings says otherwise). Pools are deleted afterwards."""
+    from signin_helpers import delete_pool, make_signin_pool
+
+    made = []
+
+    def make(pool_kwargs: dict | None = None, client_settings: dict | None = None):
+        sp = make_signin_pool(daemon, cognito, pool_kwargs, client_settings)
+        made.append(sp)
+        return sp
+
+    yield make
+    for sp in made:
+        delete_pool(cognito, sp.pool_id)
+
+
+@pytest.fixture
+def signin_pool(signin_pool_factory):
+    """A default pool (default password policy) with a public and a confidential client."""
+    return signin_pool_factory()
