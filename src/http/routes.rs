@@ -172,16 +172,20 @@ const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
 
 /// The pool a public well-known document is for, after the source-IP limit; or the reply
 /// (429, 404) that ends the request.
-fn well_known_pool(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Result<UserPool, Reply> {
+fn well_known_pool(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Result<UserPool, Box<Reply>> {
     if app.limits.check_ip(peer.ip()).is_err() {
-        return Err(json_reply(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Rate exceeded"}), request_id));
+        return Err(Box::new(json_reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            &json!({"message": "Rate exceeded"}),
+            request_id,
+        )));
     }
     match app.directory.pool(&PoolId::from(pool_id.to_owned())) {
         Ok(p) => Ok(p.record),
         Err(e) if e.kind == ErrorKind::ResourceNotFound => {
-            Err(json_reply(StatusCode::NOT_FOUND, &json!({"message": e.message}), request_id))
+            Err(Box::new(json_reply(StatusCode::NOT_FOUND, &json!({"message": e.message}), request_id)))
         }
-        Err(e) => Err(error_reply(&e, "well-known", request_id)),
+        Err(e) => Err(Box::new(error_reply(&e, "well-known", request_id))),
     }
 }
 
@@ -189,7 +193,7 @@ fn well_known_pool(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str)
 fn discovery(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Reply {
     let pool = match well_known_pool(app, peer, pool_id, request_id) {
         Ok(p) => p,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     let issuer = crate::auth::issue::issuer(app, &pool);
     let document = json!({
@@ -212,7 +216,7 @@ fn discovery(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Re
 async fn jwks(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Reply {
     let pool = match well_known_pool(app, peer, pool_id, request_id) {
         Ok(p) => p,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     let mut keys = Vec::with_capacity(pool.signing_keys.len());
     for kid in &pool.signing_keys {

@@ -1,0 +1,236 @@
+//! The HTTPS JSON 1.1 client: rustls (ring) against the daemon's CA, one HTTP/1.1 keep-alive
+//! connection per [`Connection`] (hyper's client conn API), calls and their error classification.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::sigv4::Signer;
+
+pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService";
+
+/// Where and how to connect: shared by every connection of a run.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// `host:port` to dial.
+    addr: String,
+    /// `Host` header value (and SigV4's `host`): the port is left out when it is 443, as botocore does.
+    host_header: String,
+    server_name: ServerName<'static>,
+    tls: TlsConnector,
+    timeout: Duration,
+}
+
+impl Endpoint {
+    /// `url` is `https://host[:port]`; the server certificate must chain to a certificate in `ca_bundle` (PEM).
+    pub fn new(url: &str, ca_bundle: &Path, timeout: Duration) -> Result<Self, String> {
+        let uri: Uri = url.parse().map_err(|e| format!("--endpoint {url}: {e}"))?;
+        if uri.scheme_str() != Some("https") {
+            return Err(format!("--endpoint {url}: only https:// is supported"));
+        }
+        let host = uri.host().ok_or_else(|| format!("--endpoint {url}: no host"))?;
+        let port = uri.port_u16().unwrap_or(443);
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+        let server_name = ServerName::try_from(bare_host.to_owned()).map_err(|e| format!("--endpoint {url}: {e}"))?;
+        let mut roots = rustls::RootCertStore::empty();
+        let certs = CertificateDer::pem_file_iter(ca_bundle).map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
+            roots.add(cert).map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
+        }
+        if roots.is_empty() {
+            return Err(format!("{}: no certificates", ca_bundle.display()));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            addr: format!("{host}:{port}"),
+            host_header: if port == 443 { host.to_owned() } else { format!("{host}:{port}") },
+            server_name,
+            tls: TlsConnector::from(Arc::new(config)),
+            timeout,
+        })
+    }
+
+    pub fn host_header(&self) -> &str {
+        &self.host_header
+    }
+}
+
+/// Why a call failed; `kind` is what the error counts are keyed by.
+#[derive(Debug, Clone)]
+pub struct CallError {
+    /// Cognito's `__type` (e.g. `NotAuthorizedException`), or `ConnectError`, `ConnectionError`,
+    /// `Timeout`, `HTTP {status}` (a non-JSON error), `InvalidResponse`, `ClientError`.
+    pub kind: String,
+    pub message: String,
+}
+
+impl CallError {
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind: kind.into(), message: message.into() }
+    }
+
+    /// A transport-level failure (the connection is re-established before the next call).
+    fn is_transport(&self) -> bool {
+        matches!(self.kind.as_str(), "ConnectError" | "ConnectionError" | "Timeout")
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection over TLS, re-established lazily after a transport error.
+pub struct Connection {
+    endpoint: Arc<Endpoint>,
+    sender: Option<SendRequest<Full<Bytes>>>,
+    /// Connections made after the first (the server or network dropped one).
+    pub reconnects: u64,
+    connected_once: bool,
+}
+
+impl Connection {
+    pub fn new(endpoint: Arc<Endpoint>) -> Self {
+        Self { endpoint, sender: None, reconnects: 0, connected_once: false }
+    }
+
+    /// Connects now (TCP + TLS handshake) unless already connected.
+    pub async fn ensure_connected(&mut self) -> Result<(), CallError> {
+        if self.sender.as_ref().is_some_and(|s| !s.is_closed()) {
+            return Ok(());
+        }
+        self.sender = None;
+        let sender = tokio::time::timeout(self.endpoint.timeout, self.connect())
+            .await
+            .map_err(|_| CallError::new("Timeout", "connect timed out"))??;
+        if self.connected_once {
+            self.reconnects += 1;
+        }
+        self.connected_once = true;
+        self.sender = Some(sender);
+        Ok(())
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, CallError> {
+        let connect_err = |e: &dyn fmt::Display| CallError::new("ConnectError", format!("{}: {e}", self.endpoint.addr));
+        let tcp = TcpStream::connect(&self.endpoint.addr).await.map_err(|e| connect_err(&e))?;
+        tcp.set_nodelay(true).map_err(|e| connect_err(&e))?;
+        let tls =
+            self.endpoint.tls.connect(self.endpoint.server_name.clone(), tcp).await.map_err(|e| connect_err(&e))?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| connect_err(&e))?;
+        tokio::spawn(async move {
+            // Ends when the server closes the connection or the sender is dropped; errors show up on calls.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// POSTs one operation (`InitiateAuth`, ...) and returns the JSON answer of a 200; signs it when
+    /// `signer` is given. Any non-200 answer is an error keyed by its `__type`.
+    pub async fn call(&mut self, operation: &str, body: &Value, signer: Option<&Signer>) -> Result<Value, CallError> {
+        let result = tokio::time::timeout(self.endpoint.timeout, self.call_inner(operation, body, signer)).await;
+        let result = result.unwrap_or_else(|_| Err(CallError::new("Timeout", format!("{operation} timed out"))));
+        if result.as_ref().is_err_and(CallError::is_transport) {
+            self.sender = None;
+        }
+        result
+    }
+
+    async fn call_inner(&mut self, operation: &str, body: &Value, signer: Option<&Signer>) -> Result<Value, CallError> {
+        self.ensure_connected().await?;
+        let target = format!("{TARGET_PREFIX}.{operation}");
+        let body = serde_json::to_vec(body).map_err(|e| CallError::new("ClientError", e.to_string()))?;
+        let mut request = Request::post("/")
+            .header("host", self.endpoint.host_header())
+            .header("content-type", JSON_CONTENT_TYPE)
+            .header("x-amz-target", &target)
+            .header("user-agent", concat!("portcullis-load/", env!("CARGO_PKG_VERSION")));
+        if let Some(signer) = signer {
+            let now = time::OffsetDateTime::now_utc();
+            for (name, value) in signer.sign(self.endpoint.host_header(), &target, &body, now) {
+                request = request.header(name, value);
+            }
+        }
+        let request =
+            request.body(Full::new(Bytes::from(body))).map_err(|e| CallError::new("ClientError", e.to_string()))?;
+        let Some(sender) = self.sender.as_mut() else {
+            return Err(CallError::new("ConnectionError", "not connected"));
+        };
+        sender.ready().await.map_err(|e| CallError::new("ConnectionError", e.to_string()))?;
+        let response =
+            sender.send_request(request).await.map_err(|e| CallError::new("ConnectionError", e.to_string()))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CallError::new("ConnectionError", e.to_string()))?
+            .to_bytes();
+        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+        if status.is_success() {
+            return json.ok_or_else(|| CallError::new("InvalidResponse", format!("{operation}: answer is not JSON")));
+        }
+        let kind = json.as_ref().and_then(|j| j.get("__type")).and_then(Value::as_str).map(error_type_name);
+        let message = json
+            .as_ref()
+            .and_then(|j| j.get("message").or_else(|| j.get("Message")))
+            .and_then(Value::as_str)
+            .map_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect(), str::to_owned);
+        Err(CallError::new(kind.unwrap_or_else(|| format!("HTTP {}", status.as_u16())), message))
+    }
+}
+
+/// `__type` without a namespace prefix (`com.amazonaws...#NotAuthorizedException` → `NotAuthorizedException`).
+fn error_type_name(t: &str) -> String {
+    t.rsplit(['#', ':']).next().unwrap_or(t).to_owned()
+}
+
+/// The string member `key` of an object, or an `InvalidResponse` naming it.
+pub fn str_field<'a>(value: &'a Value, path: &[&str]) -> Result<&'a str, CallError> {
+    let mut v = value;
+    for key in path {
+        v = v.get(key).ok_or_else(|| CallError::new("InvalidResponse", format!("answer has no {}", path.join("."))))?;
+    }
+    v.as_str().ok_or_else(|| CallError::new("InvalidResponse", format!("{} is not a string", path.join("."))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_lose_their_namespace() {
+        assert_eq!(error_type_name("NotAuthorizedException"), "NotAuthorizedException");
+        assert_eq!(error_type_name("com.amazonaws.cognito#TooManyRequestsException"), "TooManyRequestsException");
+    }
+
+    #[test]
+    fn nested_string_fields() {
+        let v = serde_json::json!({"A": {"B": "x", "C": 1}});
+        assert_eq!(str_field(&v, &["A", "B"]).unwrap(), "x");
+        assert_eq!(str_field(&v, &["A", "C"]).unwrap_err().kind, "InvalidResponse");
+        assert_eq!(str_field(&v, &["Z"]).unwrap_err().message, "answer has no Z");
+    }
+}
