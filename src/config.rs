@@ -41,6 +41,21 @@ pub struct Config {
     pub workers: WorkersConfig,
     pub admin: AdminConfig,
     pub rate_limits: RateLimitConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Upper bound, in seconds, on how long a sign-in `Session` / SRP `SECRET_BLOCK` stays valid;
+    /// an app client's `AuthSessionValidity` (3–15 minutes) applies below it.
+    pub max_session_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { max_session_secs: 900 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +142,7 @@ impl Default for Config {
             workers: WorkersConfig::default(),
             admin: AdminConfig::default(),
             rate_limits: RateLimitConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -273,6 +289,9 @@ impl Config {
             if *rps == 0 {
                 return Err(bad(&format!("rate_limits.categories.{name}"), "must be at least 1"));
             }
+        }
+        if self.auth.max_session_secs == 0 {
+            return Err(bad("auth.max_session_secs", "must be at least 1"));
         }
         if self.rate_limits.per_ip_rps > 0 && self.rate_limits.per_ip_burst == 0 {
             return Err(bad("rate_limits.per_ip_burst", "must be at least 1 when per_ip_rps is set"));

@@ -177,7 +177,8 @@ impl SignInRequest<'_> {
 
     fn seal(&self, purpose: Purpose, state: Pending) -> Result<String> {
         let minutes = self.client.settings.get("AuthSessionValidity").and_then(Value::as_i64);
-        let ttl_secs = minutes.unwrap_or(DEFAULT_SESSION_MINUTES).clamp(3, 15) * 60;
+        let cap = i64::try_from(self.app.config.auth.max_session_secs).unwrap_or(i64::MAX);
+        let ttl_secs = (minutes.unwrap_or(DEFAULT_SESSION_MINUTES).clamp(3, 15) * 60).min(cap);
         self.app.auth.sessions.seal(purpose, state, ttl_secs)
     }
 

@@ -6,12 +6,13 @@ checked on raw unsigned requests, which is how InitiateAuth reaches Cognito."""
 
 import base64
 import secrets
+import time
 
 import pytest
 from botocore.exceptions import ClientError
 
 from conftest import assert_error, raises_code
-from signin_helpers import NEW_PASSWORD, PASSWORD, error_of, secret_hash, tamper
+from signin_helpers import NEW_PASSWORD, PASSWORD, error_of, make_signin_pool, secret_hash, tamper
 
 INCORRECT = "Incorrect username or password."
 NO_USER = "User does not exist."
@@ -253,11 +254,39 @@ def test_wrong_challenge_name_for_session(signin_pool):
     assert sp.get_user(name)["UserStatus"] == "FORCE_CHANGE_PASSWORD"
 
 
-# TODO(session-expiry): Cognito sessions expire after the client's AuthSessionValidity (3 minutes
-# by default, at least 3): RespondToAuthChallenge then fails with NotAuthorizedException
-# "Invalid session for the user, session is expired.". Waiting 3 minutes in the suite is too slow;
-# once the daemon has a config knob that shortens the session lifetime (for a `make_daemon`
-# instance), add: start NEW_PASSWORD_REQUIRED, sleep past the lifetime, respond -> that error.
+SHORT_SESSIONS = "[auth]\nmax_session_secs = 2\n"
+EXPIRED = "Invalid session for the user, session is expired."
+
+
+def test_expired_new_password_session_is_refused(make_daemon):
+    """A Session past its lifetime (here capped at 2 s by `auth.max_session_secs`) is refused with
+    Cognito's expiry message, and the user is left as they were."""
+    d = make_daemon(SHORT_SESSIONS)
+    sp = make_signin_pool(d, d.client())
+    name = sp.create_user(permanent=False)["Username"]
+    challenge = sp.admin_auth(name)
+    assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    time.sleep(3.5)
+    with pytest.raises(ClientError) as info:
+        sp.cognito.admin_respond_to_auth_challenge(
+            UserPoolId=sp.pool_id, ClientId=sp.public.client_id, ChallengeName="NEW_PASSWORD_REQUIRED",
+            Session=challenge["Session"], ChallengeResponses={"USERNAME": name, "NEW_PASSWORD": NEW_PASSWORD})
+    assert error_of(info.value) == ("NotAuthorizedException", EXPIRED)
+    assert sp.get_user(name)["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+
+
+def test_expired_srp_secret_block_is_refused(make_daemon):
+    """The SRP SECRET_BLOCK expires like a Session: a correct proof sent too late is refused."""
+    d = make_daemon(SHORT_SESSIONS)
+    sp = make_signin_pool(d, d.client())
+    name = sp.create_user()["Username"]
+    aws = sp.srp(name)
+    auth_params, resp = sp.srp_challenge(aws)
+    responses = aws.process_challenge(resp["ChallengeParameters"], auth_params)
+    time.sleep(3.5)
+    with pytest.raises(ClientError) as info:
+        sp.respond_password_verifier(aws, responses)
+    assert error_of(info.value) == ("NotAuthorizedException", EXPIRED)
 
 
 # ----- the wire form, as unmodified SDKs see it -----
