@@ -3,6 +3,7 @@
 //! [`AuthKeys`] holds the in-memory keys these need, unsealed from the HSM at start-up.
 
 pub mod access;
+mod fixed_base;
 pub mod flows;
 pub mod issue;
 pub mod password;

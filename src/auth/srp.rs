@@ -15,6 +15,8 @@ use ring::{digest, hmac};
 use subtle::ConstantTimeEq;
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset, Weekday};
 
+use super::fixed_base::pow_g;
+
 /// The RFC 3526 group-15 prime N, big-endian hex (384 bytes).
 const N_HEX: &str = concat!(
     "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD",
@@ -53,7 +55,8 @@ const SERVER_SECRET_BYTES: usize = 32;
 const SALT_BYTES: usize = 16;
 
 /// The group's parameters for Montgomery arithmetic, built once from N.
-static GROUP: Lazy<BoxedMontyParams> = Lazy::new(|| BoxedMontyParams::new_vartime(Odd::<BoxedUint>::from(&N_ODD)));
+pub(super) static GROUP: Lazy<BoxedMontyParams> =
+    Lazy::new(|| BoxedMontyParams::new_vartime(Odd::<BoxedUint>::from(&N_ODD)));
 
 /// An element of Z/NZ in Montgomery form. crypto-bigint's heap-backed ("boxed") arithmetic is used because it is
 /// compiled inside the dependency, so it runs optimised even in dev builds (about 4x faster there than the
@@ -64,6 +67,14 @@ pub(super) struct Element(BoxedMontyForm);
 impl Element {
     pub(super) fn new(value: &U3072) -> Self {
         Self(BoxedMontyForm::new(BoxedUint::from(value), &GROUP))
+    }
+
+    pub(super) fn from_monty(form: BoxedMontyForm) -> Self {
+        Self(form)
+    }
+
+    pub(super) fn into_monty(self) -> BoxedMontyForm {
+        self.0
     }
 
     pub(super) fn mul(&self, rhs: &Self) -> Self {
@@ -265,7 +276,7 @@ pub fn server_challenge(verifier: &SrpVerifier, srp_a_hex: &str) -> Result<Serve
 fn challenge_with_secret(a: &U3072, v: &U3072, b: &U256) -> Result<ServerChallenge, SrpError> {
     let v = Element::new(v);
     let k_times_v = Element::new(&K_MULTIPLIER.resize()).mul(&v);
-    let big_b = k_times_v.add(&Element::new(&G).pow(b)).retrieve();
+    let big_b = k_times_v.add(&pow_g(b)).retrieve();
     if big_b == U3072::ZERO {
         return Err(SrpError::IllegalB);
     }
@@ -401,7 +412,7 @@ pub(super) fn password_exponent(pool_name_short: &str, user_id_for_srp: &str, pa
 /// v = g^x mod N, with constant-time exponentiation.
 fn password_verifier(pool_name_short: &str, user_id_for_srp: &str, password: &str, salt_pad: &[u8]) -> U3072 {
     let mut x = password_exponent(pool_name_short, user_id_for_srp, password, salt_pad);
-    let v = Element::new(&G).pow(&x).retrieve();
+    let v = pow_g(&x).retrieve();
     x.zeroize();
     v
 }
