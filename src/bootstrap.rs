@@ -124,11 +124,47 @@ fn admin_keys(config: &Config) -> Result<AdminKeys, String> {
     Ok(AdminKeys::new(keys))
 }
 
+/// Opens the HSM token as configured; in dev mode first provisions what is missing (SoftHSM
+/// token directory and PIN). Used by `serve` and by offline tools (`seed`).
+pub fn open_vault(config: &Config) -> Result<Arc<dyn KeyVault>, String> {
+    create_dir(&config.storage.data_dir)?;
+    let dev = config.mode == Mode::Dev;
+    let dev_pin = if dev { Some(provision_dev_hsm(config)?) } else { None };
+    let settings = HsmSettings {
+        module: config.pkcs11_module(),
+        token_label: config.hsm.token_label.clone(),
+        pin: hsm_pin(config, dev_pin.as_deref())?,
+        init_if_missing: dev,
+        max_idle_sessions: config.hsm.max_idle_sessions,
+    };
+    Ok(Arc::new(Pkcs11Vault::open(&settings).map_err(|e| e.to_string())?))
+}
+
+/// Opens (creating if needed) the directory's RocksDB in `{data_dir}/db`. RocksDB lets one
+/// process open a database: if another holds its lock (a running daemon, a running `seed`),
+/// this fails with a message saying so.
+pub fn open_directory(config: &Config) -> Result<Directory, String> {
+    let db = config.db_dir();
+    create_dir(&db)?;
+    let store = RocksStore::open(&db, config.storage.sync_writes).map_err(|e| {
+        if e.0.contains("/LOCK") {
+            format!(
+                "the database {} is in use by another process (a running portcullis daemon?); \
+                 stop it first ({})",
+                db.display(),
+                e.0
+            )
+        } else {
+            e.to_string()
+        }
+    })?;
+    Ok(Directory::new(Arc::new(store)))
+}
+
 /// Provisions (dev mode) and opens every component. Call before starting the runtime.
 pub fn prepare(config: Config) -> Result<Prepared, String> {
     create_dir(&config.storage.data_dir)?;
-    let dev = config.mode == Mode::Dev;
-    let dev_pin = if dev { Some(provision_dev_hsm(&config)?) } else { None };
+    let vault = open_vault(&config)?;
 
     let tls_files = match (&config.tls.cert, &config.tls.key) {
         (Some(cert), Some(key)) => TlsFiles { cert: cert.clone(), key: key.clone() },
@@ -136,18 +172,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     };
     let tls = tls::server_config(&tls_files)?;
 
-    let settings = HsmSettings {
-        module: config.pkcs11_module(),
-        token_label: config.hsm.token_label.clone(),
-        pin: hsm_pin(&config, dev_pin.as_deref())?,
-        init_if_missing: dev,
-        max_idle_sessions: config.hsm.max_idle_sessions,
-    };
-    let vault: Arc<dyn KeyVault> = Arc::new(Pkcs11Vault::open(&settings).map_err(|e| e.to_string())?);
-
-    create_dir(&config.db_dir())?;
-    let store = RocksStore::open(&config.db_dir(), config.storage.sync_writes).map_err(|e| e.to_string())?;
-    let directory = Directory::new(Arc::new(store));
+    let directory = open_directory(&config)?;
     let workers = WorkerPool::start(config.worker_threads(), config.workers.queue_capacity)
         .map_err(|e| format!("starting worker pool: {e}"))?;
     let keys = admin_keys(&config)?;

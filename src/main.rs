@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use portcullis::config::{Config, Overrides};
-use portcullis::{bootstrap, http};
+use portcullis::{bootstrap, http, seed};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -35,6 +35,39 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Bulk-load test users into an existing pool (load tests). Run it with the daemon STOPPED:
+    /// RocksDB allows one process per database, and seeding fails if the daemon holds it.
+    ///
+    /// Writes users {prefix}{i:07} for i in 0..N: CONFIRMED, enabled, with a fresh sub and an
+    /// email attribute. The first K sign in with --password; the others get a verifier of an
+    /// unknown random password (a real SRP verifier costs ~1 ms each). Refuses to touch a pool
+    /// that already has any of these usernames.
+    Seed {
+        /// TOML configuration file (dev defaults when omitted), as given to `serve`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory, as given to `serve`.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The pool to fill (it must exist).
+        #[arg(long)]
+        pool_id: String,
+        /// How many users to create.
+        #[arg(long)]
+        users: u64,
+        /// Username prefix.
+        #[arg(long, default_value = "user")]
+        prefix: String,
+        /// Password of the first K users (must satisfy the pool's password policy).
+        #[arg(long, default_value = "Seed-Passw0rd!")]
+        password: String,
+        /// K: how many users (the first ones) get a real verifier of --password.
+        #[arg(long, default_value_t = 1000)]
+        real_passwords: u64,
+        /// Threads building users (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
     /// Check a configuration file and exit.
     CheckConfig {
         #[arg(long)]
@@ -58,6 +91,33 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let (config_file, overrides) = match cli.command {
         Command::Serve { config, data_dir, listen } => (config, Overrides { data_dir, listen }),
+        Command::Seed { config, data_dir, pool_id, users, prefix, password, real_passwords, threads } => {
+            let config = match Config::load(config.as_deref(), &Overrides { data_dir, listen: None }) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let opts = seed::SeedOptions { pool_id, users, prefix, password, real_passwords, threads };
+            return match seed::run(&config, &opts) {
+                Ok(report) => {
+                    println!(
+                        "seeded {} users into {} in {:.1}s ({:.0} users/s); the first {} sign in with the given password",
+                        report.users,
+                        opts.pool_id,
+                        report.elapsed.as_secs_f64(),
+                        report.users as f64 / report.elapsed.as_secs_f64().max(1e-9),
+                        report.real_passwords
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("portcullis seed: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::CheckConfig { config } => {
             return match Config::load(config.as_deref(), &Overrides::default()) {
                 Ok(_) => {

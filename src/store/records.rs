@@ -60,6 +60,7 @@ pub struct AppClient {
     pub created: EpochSeconds,
     pub modified: EpochSeconds,
     /// The client secret sealed under the HSM's AES key (context: the client id).
+    #[serde(with = "base64_bytes::optional")]
     pub sealed_secret: Option<Vec<u8>>,
     /// Settings in `UserPoolClientType` shape (ExplicitAuthFlows, token validity, ...).
     pub settings: Map<String, Value>,
@@ -116,6 +117,7 @@ pub struct User {
     pub modified: EpochSeconds,
     /// The SRP verifier (salt, v) sealed under the directory's data key; `None` until a
     /// password is set.
+    #[serde(with = "base64_bytes::optional")]
     pub password: Option<Vec<u8>>,
     /// When a temporary password stops working (admin-created users).
     pub temporary_password_expires: Option<EpochSeconds>,
@@ -130,7 +132,42 @@ pub struct SignIn {
     /// Epoch seconds of the authentication (`auth_time`, kept across refreshes).
     pub auth_time: i64,
     /// SHA-256 of the refresh token (the token itself is never stored).
+    #[serde(with = "base64_bytes")]
     pub refresh_hash: Vec<u8>,
     /// Epoch seconds after which the refresh token is refused.
     pub refresh_expires: i64,
+}
+
+/// Byte fields stored as standard base64 strings (a JSON array of numbers would triple them).
+mod base64_bytes {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+
+    pub mod optional {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+            match bytes {
+                Some(b) => s.serialize_some(&STANDARD.encode(b)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => STANDARD.decode(text).map(Some).map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+    }
 }

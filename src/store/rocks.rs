@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rocksdb::{
     ColumnFamilyDescriptor, Direction, IteratorMode, MultiThreaded, Options, TransactionDB, TransactionDBOptions,
-    TransactionOptions, WriteOptions,
+    TransactionOptions, WriteBatchWithTransaction, WriteOptions,
 };
 
 use super::{CommitError, KvStore, Mutation, Page, Precondition, StoreError, Table, WriteSet};
@@ -102,6 +102,16 @@ impl KvStore for RocksStore {
         Ok(())
     }
 
+    fn bulk_put(&self, puts: Vec<(Table, Vec<u8>, Vec<u8>)>, sync: bool) -> Result<(), StoreError> {
+        let mut batch = WriteBatchWithTransaction::<true>::default();
+        for (t, k, v) in &puts {
+            batch.put_cf(&self.cf(*t)?, k, v);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo).map_err(err)
+    }
+
     /// A synced write persists the whole WAL up to it, including unsynced earlier commits
     /// (`sync_writes = false`); `TransactionDB` has no separate WAL flush.
     fn flush(&self) -> Result<(), StoreError> {
@@ -177,6 +187,46 @@ mod tests {
         assert_eq!(second.items.len(), 1);
         assert_eq!(second.items[0].0, b"p\0c");
         assert!(second.next_after.is_none());
+    }
+
+    #[test]
+    fn bulk_put_writes_every_table_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = RocksStore::open(&dir.path().join("db"), true).unwrap();
+            let mut ws = WriteSet::new();
+            ws.put(Table::Users, b"p\0old".to_vec(), b"before".to_vec());
+            s.commit(ws).unwrap();
+            for batch in 0..3u32 {
+                let puts = (0..1000u32)
+                    .flat_map(|i| {
+                        let n = batch * 1000 + i;
+                        [
+                            (Table::Users, format!("p\0u{n:07}").into_bytes(), format!("user {n}").into_bytes()),
+                            (Table::UsersBySub, format!("p\0sub-{n}").into_bytes(), format!("u{n:07}").into_bytes()),
+                        ]
+                    })
+                    .collect();
+                s.bulk_put(puts, batch == 2).unwrap();
+            }
+            // Unconditional: an existing key is replaced.
+            s.bulk_put(vec![(Table::Users, b"p\0old".to_vec(), b"after".to_vec())], true).unwrap();
+        }
+        let s = RocksStore::open(&dir.path().join("db"), true).unwrap();
+        let mut count = 0;
+        let mut after = None;
+        loop {
+            let page = s.scan(Table::Users, b"p\0u", after.as_deref(), 700).unwrap();
+            count += page.items.len();
+            match page.next_after {
+                Some(k) => after = Some(k),
+                None => break,
+            }
+        }
+        assert_eq!(count, 3000);
+        assert_eq!(s.get(Table::Users, b"p\0u0002999").unwrap().unwrap(), b"user 2999");
+        assert_eq!(s.get(Table::UsersBySub, b"p\0sub-1234").unwrap().unwrap(), b"u0001234");
+        assert_eq!(s.get(Table::Users, b"p\0old").unwrap().unwrap(), b"after");
     }
 
     #[test]

@@ -40,6 +40,37 @@ pub enum RefreshLookup {
     Active(SignInKey, SignIn),
 }
 
+/// New users encoded for [`Directory::bulk_write_users`] (built on any thread).
+#[derive(Default)]
+pub struct UserBatch {
+    puts: Vec<(Table, Vec<u8>, Vec<u8>)>,
+    users: usize,
+}
+
+impl UserBatch {
+    pub fn with_capacity(users: usize) -> Self {
+        Self { puts: Vec::with_capacity(users * 2), users: 0 }
+    }
+
+    /// Adds a user record and its `users_by_sub` entry, as [`Directory::create_user`] writes them.
+    pub fn add(&mut self, user_key: &str, user: &User) -> Result<()> {
+        let pool_id = &user.pool_id;
+        self.puts.push((Table::Users, user_table_key(pool_id, user_key), encode(user)?));
+        self.puts.push((Table::UsersBySub, scoped_key(pool_id.as_str(), &user.sub), user_key.as_bytes().to_vec()));
+        self.users += 1;
+        Ok(())
+    }
+
+    /// How many users the batch holds.
+    pub fn len(&self) -> usize {
+        self.users
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users == 0
+    }
+}
+
 fn user_table_key(pool_id: &PoolId, user_key: &str) -> Vec<u8> {
     scoped_key(pool_id.as_str(), user_key)
 }
@@ -69,6 +100,43 @@ impl Directory {
             0 => pool_missing(&pool_id),
             _ => Error::new(ErrorKind::UsernameExists, "User account already exists"),
         })
+    }
+
+    /// The first user key of a pool that starts with `key_prefix` and satisfies `matches`, in
+    /// key order (a bulk loader's absence check over a whole range of usernames in one scan).
+    pub fn find_user_key(
+        &self,
+        pool_id: &PoolId,
+        key_prefix: &str,
+        mut matches: impl FnMut(&str) -> bool,
+    ) -> Result<Option<String>> {
+        let prefix = scoped_key(pool_id.as_str(), key_prefix);
+        let pool_len = pool_prefix(pool_id.as_str()).len();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self
+                .kv()
+                .scan(Table::Users, &prefix, after.as_deref(), 1000)
+                .map_err(|e| Error::internal("scanning", e))?;
+            for (key, _) in &page.items {
+                let user_key = key.get(pool_len..).and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
+                if matches(user_key) {
+                    return Ok(Some(user_key.to_owned()));
+                }
+            }
+            match page.next_after {
+                Some(k) => after = Some(k),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Writes a batch of new users (records and `sub` index entries) through the store's bulk
+    /// path: no preconditions, so the caller has checked that the keys are free and the pool
+    /// exists, and nothing else writes meanwhile (offline seeding). `sync` makes this batch and
+    /// every earlier one durable.
+    pub fn bulk_write_users(&self, batch: UserBatch, sync: bool) -> Result<()> {
+        self.kv().bulk_put(batch.puts, sync).map_err(|e| Error::internal("bulk write", e))
     }
 
     /// A user by key, or `None` (callers choose between `UserNotFoundException` and hiding it).

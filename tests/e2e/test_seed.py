@@ -1,0 +1,112 @@
+"""`portcullis seed` (issue 5): bulk-loads users into an existing pool with the daemon stopped;
+the daemon then serves them like users created through the API."""
+
+import subprocess
+import time
+
+from conftest import BIN, GENEROUS_LIMITS, raises_code
+
+USERS = 20_000
+REAL = 5
+PASSWORD = "Seed-Test-Passw0rd!"
+
+
+def seed(d, pool_id, *extra, users=USERS, real=REAL, timeout=600):
+    cmd = [BIN, "seed", "--data-dir", str(d.data_dir), "--pool-id", pool_id, "--users", str(users),
+           "--real-passwords", str(real), "--password", PASSWORD, *extra]
+    if d.config_path is not None:
+        cmd += ["--config", str(d.config_path)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def sign_in(c, client_id, username, password=PASSWORD):
+    return c.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                           AuthParameters={"USERNAME": username, "PASSWORD": password})
+
+
+def test_seed_bulk_loads_users_that_the_daemon_serves(make_daemon):
+    d = make_daemon(GENEROUS_LIMITS)
+    c = d.client()
+    pool_id = c.create_user_pool(PoolName="seeded")["UserPool"]["Id"]
+    client_id = c.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="app",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    c.admin_create_user(UserPoolId=pool_id, Username="existing", MessageAction="SUPPRESS")
+
+    # With the daemon running the database is locked: a clear failure, nothing written.
+    running = seed(d, pool_id, users=10)
+    assert running.returncode != 0, running.stdout
+    assert "in use by another process" in running.stderr, running.stderr
+    assert "daemon" in running.stderr, running.stderr
+
+    assert d.stop() == 0
+    started = time.monotonic()
+    out = seed(d, pool_id)
+    took = time.monotonic() - started
+    assert out.returncode == 0, out.stderr
+    assert f"seeded {USERS} users" in out.stdout, out.stdout
+    assert f"{USERS}/{USERS} users" in out.stderr, out.stderr
+    assert took < 120, f"seeding {USERS} users took {took:.1f}s"
+
+    # Seeding the same range again refuses (existing users are never replaced)...
+    again = seed(d, pool_id, users=10, real=0)
+    assert again.returncode != 0
+    assert "already has user" in again.stderr and "user0000000" in again.stderr, again.stderr
+    # ...and an unknown pool is a clear error.
+    missing = seed(d, "us-east-1_doesNotExist", users=10, real=0)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr, missing.stderr
+
+    d.start()
+    c = d.client()
+
+    usernames, token = [], None
+    while True:
+        kw = {"UserPoolId": pool_id, "Limit": 60}
+        if token:
+            kw["PaginationToken"] = token
+        page = c.list_users(**kw)
+        usernames.extend(u["Username"] for u in page["Users"])
+        token = page.get("PaginationToken")
+        if not token:
+            break
+    assert len(usernames) == USERS + 1
+    assert len(set(usernames)) == USERS + 1
+    assert "user0000000" in usernames and f"user{USERS - 1:07}" in usernames and "existing" in usernames
+
+    got = c.admin_get_user(UserPoolId=pool_id, Username="user0012345")
+    assert got["UserStatus"] == "CONFIRMED"
+    assert got["Enabled"] is True
+    attributes = {a["Name"]: a["Value"] for a in got["UserAttributes"]}
+    assert attributes["email"] == "user0012345@example.com"
+    assert len(attributes["sub"]) == 36
+    other = c.admin_get_user(UserPoolId=pool_id, Username="user0012346")
+    assert {a["Name"]: a["Value"] for a in other["UserAttributes"]}["sub"] != attributes["sub"]
+
+    # The first K users sign in with the password; their tokens carry their own sub.
+    for i in (0, REAL - 1):
+        tokens = sign_in(c, client_id, f"user{i:07}")["AuthenticationResult"]
+        me = c.get_user(AccessToken=tokens["AccessToken"])
+        assert me["Username"] == f"user{i:07}"
+    # Users beyond K have a well-formed verifier nobody knows the password of.
+    for name in (f"user{REAL:07}", "user0019999"):
+        with raises_code("NotAuthorizedException"):
+            sign_in(c, client_id, name)
+    with raises_code("NotAuthorizedException"):
+        sign_in(c, client_id, "user0000001", "Wrong-Passw0rd!")
+    # The pre-existing user is untouched.
+    assert c.admin_get_user(UserPoolId=pool_id, Username="existing")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+
+
+def test_seed_checks_the_password_policy_before_writing(make_daemon):
+    d = make_daemon(GENEROUS_LIMITS)
+    c = d.client()
+    pool_id = c.create_user_pool(PoolName="strict", Policies={"PasswordPolicy": {
+        "MinimumLength": 30, "RequireUppercase": True, "RequireLowercase": True,
+        "RequireNumbers": True, "RequireSymbols": True}})["UserPool"]["Id"]
+    assert d.stop() == 0
+    out = seed(d, pool_id, users=10, real=2)
+    assert out.returncode != 0
+    assert "Password not long enough" in out.stderr, out.stderr
+    d.start()
+    assert d.client().list_users(UserPoolId=pool_id)["Users"] == []
