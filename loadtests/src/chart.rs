@@ -1,5 +1,5 @@
-//! The SVG chart of a report, hand-written: throughput per second (ok and errors) above, p50 and
-//! p99 latency per second below, as polylines over labelled axes, with the warm-up shaded.
+//! The SVG chart of a report, hand-written: throughput per second (ok, errors, attack or offered) above,
+//! p50 and p99 latency per second below, as polylines over labelled axes, with the warm-up shaded.
 
 use std::fmt::Write as _;
 
@@ -18,6 +18,7 @@ const BLUE: &str = "#1f77b4";
 const RED: &str = "#d62728";
 const GREEN: &str = "#2ca02c";
 const ORANGE: &str = "#ff7f0e";
+const GREY: &str = "#7f7f7f";
 
 /// One plotted line: a value per timeline second (`None` = no data, a gap in the line).
 struct Series<'a> {
@@ -50,6 +51,14 @@ pub fn svg(report: &Report) -> String {
             values: report.timeline.iter().map(|p| Some(p.errors as f64)).collect(),
         });
     }
+    if let Some(attack) = &report.attack {
+        let values = attack.timeline.iter().map(|p| Some((p.ok + p.errors) as f64)).collect();
+        throughput.push(Series { label: "attack requests/s", color: GREY, values });
+    }
+    if let Some(open) = &report.open_loop {
+        let values = report.timeline.iter().map(|_| Some(open.offered_per_sec)).collect();
+        throughput.push(Series { label: "offered/s", color: GREY, values });
+    }
     let latency = vec![
         Series { label: "p50", color: GREEN, values: report.timeline.iter().map(|p| p.p50_ms).collect() },
         Series { label: "p99", color: ORANGE, values: report.timeline.iter().map(|p| p.p99_ms).collect() },
@@ -61,15 +70,14 @@ pub fn svg(report: &Report) -> String {
     ];
 
     let s = &report.summary;
+    let load = match (&report.open_loop, report.settings.options.get("attackers")) {
+        (Some(open), _) => format!("{:.0}/s offered", open.offered_per_sec),
+        (None, Some(attackers)) => format!("{} users + {attackers} attackers", report.settings.concurrency),
+        (None, None) => format!("{} virtual users", report.settings.concurrency),
+    };
     let title = format!(
-        "portcullis-load {} · {} virtual users · {} s · {:.1} {unit}/s · p50 {:.1} ms · p99 {:.1} ms · {} errors",
-        report.scenario,
-        report.settings.concurrency,
-        report.settings.duration_secs,
-        s.throughput,
-        s.latency_ms.p50,
-        s.latency_ms.p99,
-        s.errors
+        "portcullis-load {} · {load} · {} s · {:.1} {unit}/s · p50 {:.1} ms · p99 {:.1} ms · {} errors",
+        report.scenario, report.settings.duration_secs, s.throughput, s.latency_ms.p50, s.latency_ms.p99, s.errors
     );
     let mut out = String::new();
     let _ = writeln!(

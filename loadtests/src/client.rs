@@ -2,6 +2,7 @@
 //! connection per [`Connection`] (hyper's client conn API), calls and their error classification.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,8 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 
 use crate::sigv4::Signer;
@@ -29,43 +31,36 @@ pub struct Endpoint {
     addr: String,
     /// `Host` header value (and SigV4's `host`): the port is left out when it is 443, as botocore does.
     host_header: String,
-    server_name: ServerName<'static>,
-    tls: TlsConnector,
+    /// TLS for `https://`; `None` for plain `http://` (moto and cognito-local on loopback).
+    tls: Option<(TlsConnector, ServerName<'static>)>,
     timeout: Duration,
 }
 
 impl Endpoint {
-    /// `url` is `https://host[:port]`; the server certificate must chain to a certificate in `ca_bundle` (PEM).
-    pub fn new(url: &str, ca_bundle: &Path, timeout: Duration) -> Result<Self, String> {
+    /// `url` is `https://host[:port]` (the server certificate must chain to a certificate in
+    /// `ca_bundle`, PEM) or `http://host[:port]` (no TLS, no bundle needed).
+    pub fn new(url: &str, ca_bundle: Option<&Path>, timeout: Duration) -> Result<Self, String> {
         let uri: Uri = url.parse().map_err(|e| format!("--endpoint {url}: {e}"))?;
-        if uri.scheme_str() != Some("https") {
-            return Err(format!("--endpoint {url}: only https:// is supported"));
-        }
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(format!("--endpoint {url}: must start with https:// or http://")),
+        };
         let host = uri.host().ok_or_else(|| format!("--endpoint {url}: no host"))?;
-        let port = uri.port_u16().unwrap_or(443);
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        let server_name = ServerName::try_from(bare_host.to_owned()).map_err(|e| format!("--endpoint {url}: {e}"))?;
-        let mut roots = rustls::RootCertStore::empty();
-        let certs = CertificateDer::pem_file_iter(ca_bundle).map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
-            roots.add(cert).map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
-        }
-        if roots.is_empty() {
-            return Err(format!("{}: no certificates", ca_bundle.display()));
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let default_port = if https { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
+        let tls = if https {
+            let ca_bundle = ca_bundle.ok_or_else(|| format!("--endpoint {url}: https needs --ca-bundle"))?;
+            let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(bare_host.to_owned()).map_err(|e| format!("--endpoint {url}: {e}"))?;
+            Some((tls_connector(ca_bundle)?, name))
+        } else {
+            None
+        };
         Ok(Self {
             addr: format!("{host}:{port}"),
-            host_header: if port == 443 { host.to_owned() } else { format!("{host}:{port}") },
-            server_name,
-            tls: TlsConnector::from(Arc::new(config)),
+            host_header: if port == default_port { host.to_owned() } else { format!("{host}:{port}") },
+            tls,
             timeout,
         })
     }
@@ -73,6 +68,27 @@ impl Endpoint {
     pub fn host_header(&self) -> &str {
         &self.host_header
     }
+}
+
+/// A rustls client (ring) trusting the certificates in `ca_bundle`, offering HTTP/1.1 only.
+fn tls_connector(ca_bundle: &Path) -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_bundle).map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
+        roots.add(cert).map_err(|e| format!("{}: {e}", ca_bundle.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{}: no certificates", ca_bundle.display()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 /// Why a call failed; `kind` is what the error counts are keyed by.
@@ -101,9 +117,11 @@ impl fmt::Display for CallError {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection over TLS, re-established lazily after a transport error.
+/// One keep-alive HTTP/1.1 connection (over TLS for https), re-established lazily after a transport error.
 pub struct Connection {
     endpoint: Arc<Endpoint>,
+    /// Local address to bind before connecting (`stuffing` attackers: 127.0.0.2, ...); `None` = any.
+    source: Option<IpAddr>,
     sender: Option<SendRequest<Full<Bytes>>>,
     /// Connections made after the first (the server or network dropped one).
     pub reconnects: u64,
@@ -112,7 +130,12 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(endpoint: Arc<Endpoint>) -> Self {
-        Self { endpoint, sender: None, reconnects: 0, connected_once: false }
+        Self::from_source(endpoint, None)
+    }
+
+    /// A connection whose socket is bound to `source` (any port) before connecting.
+    pub fn from_source(endpoint: Arc<Endpoint>, source: Option<IpAddr>) -> Self {
+        Self { endpoint, source, sender: None, reconnects: 0, connected_once: false }
     }
 
     /// Connects now (TCP + TLS handshake) unless already connected.
@@ -134,17 +157,25 @@ impl Connection {
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, CallError> {
         let connect_err = |e: &dyn fmt::Display| CallError::new("ConnectError", format!("{}: {e}", self.endpoint.addr));
-        let tcp = TcpStream::connect(&self.endpoint.addr).await.map_err(|e| connect_err(&e))?;
+        let tcp = match self.source {
+            None => TcpStream::connect(&self.endpoint.addr).await.map_err(|e| connect_err(&e))?,
+            Some(source) => {
+                let mut addrs = tokio::net::lookup_host(&self.endpoint.addr).await.map_err(|e| connect_err(&e))?;
+                let addr = addrs.find(|a| a.is_ipv4() == source.is_ipv4()).ok_or_else(|| connect_err(&"no address"))?;
+                let socket = if source.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+                let socket = socket.map_err(|e| connect_err(&e))?;
+                socket.bind(SocketAddr::new(source, 0)).map_err(|e| connect_err(&format!("bind {source}: {e}")))?;
+                socket.connect(addr).await.map_err(|e| connect_err(&e))?
+            }
+        };
         tcp.set_nodelay(true).map_err(|e| connect_err(&e))?;
-        let tls =
-            self.endpoint.tls.connect(self.endpoint.server_name.clone(), tcp).await.map_err(|e| connect_err(&e))?;
-        let (sender, conn) =
-            hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| connect_err(&e))?;
-        tokio::spawn(async move {
-            // Ends when the server closes the connection or the sender is dropped; errors show up on calls.
-            let _ = conn.await;
-        });
-        Ok(sender)
+        match &self.endpoint.tls {
+            Some((tls, name)) => {
+                let tls = tls.connect(name.clone(), tcp).await.map_err(|e| connect_err(&e))?;
+                handshake(tls).await.map_err(|e| connect_err(&e))
+            }
+            None => handshake(tcp).await.map_err(|e| connect_err(&e)),
+        }
     }
 
     /// POSTs one operation (`InitiateAuth`, ...) and returns the JSON answer of a 200; signs it when
@@ -200,6 +231,19 @@ impl Connection {
             .map_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect(), str::to_owned);
         Err(CallError::new(kind.unwrap_or_else(|| format!("HTTP {}", status.as_u16())), message))
     }
+}
+
+/// HTTP/1.1 over `io`; the connection task runs until the server closes it or the sender is dropped
+/// (its errors show up on calls).
+async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, hyper::Error>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }
 
 /// `__type` without a namespace prefix (`com.amazonaws...#NotAuthorizedException` → `NotAuthorizedException`).

@@ -4,12 +4,15 @@
 mod chart;
 mod client;
 mod cpu;
+mod openloop;
+mod ops;
 mod report;
 mod runner;
 mod scenario;
 mod setup;
 mod sigv4;
 mod stats;
+mod stuffing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,17 +22,19 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use client::Endpoint;
+use ops::{Mix, Op, Ops};
 use report::{Report, RunSettings};
 use runner::RunConfig;
-use scenario::{Scenario, SrpSignIn};
+use scenario::Scenario;
 use setup::Fixture;
 use sigv4::{Credentials, Signer};
+use stuffing::Stuffing;
 
 #[derive(Parser)]
 #[command(
     name = "portcullis-load",
     version,
-    about = "Load generator for Portcullis: N concurrent virtual users against the cognito-idp API over HTTPS",
+    about = "Load generator for Portcullis: N concurrent virtual users against the cognito-idp API over HTTPS (or HTTP)",
     after_help = "Progress goes to stderr once a second; the summary table to stdout; {out}.json and {out}.svg are written."
 )]
 struct Cli {
@@ -40,17 +45,67 @@ struct Cli {
 #[derive(Subcommand)]
 enum ScenarioCommand {
     /// Full USER_SRP_AUTH sign-ins: InitiateAuth, then RespondToAuthChallenge with PASSWORD_VERIFIER.
-    Srp(SrpArgs),
+    Srp(CommonArgs),
+    /// USER_PASSWORD_AUTH sign-ins: one InitiateAuth returning tokens.
+    Password(CommonArgs),
+    /// REFRESH_TOKEN_AUTH with a refresh token each virtual user got by signing in before the run.
+    Refresh(CommonArgs),
+    /// SignUp of a new, unique username per transaction.
+    Signup(CommonArgs),
+    /// GetUser with an access token each virtual user got by signing in before the run.
+    GetUser(CommonArgs),
+    /// ListUsers (SigV4-signed, Limit 60) of the pool.
+    ListUsers(CommonArgs),
+    /// A weighted mix of the operations above, with a row per operation in the report.
+    Mixed(MixedArgs),
+    /// Open loop: password sign-ins started at a fixed offered rate however the server copes; offered vs served.
+    Overload(OverloadArgs),
+    /// Credential stuffing: attackers with wrong passwords from many loopback addresses, while legitimate users sign in.
+    Stuffing(StuffingArgs),
 }
 
 #[derive(Args, Debug)]
-struct SrpArgs {
+struct MixedArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Bytes of the client's SRP secret a. amazon-cognito-identity-js uses 128; the server's work is the
-    /// same for any length, the load generator's grows with it, so the default keeps the client cheap.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(16..=256))]
-    srp_a_bytes: u16,
+    /// Relative weights, OP=WEIGHT,... (ops: srp, password, refresh, signup, get-user, list-users).
+    #[arg(long, default_value = "get-user=40,refresh=25,password=20,srp=10,signup=5")]
+    weights: String,
+}
+
+#[derive(Args, Debug)]
+struct OverloadArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Offered sign-ins per second (e.g. 3x the measured peak of `password`); --concurrency connections
+    /// are opened beforehand, more under load.
+    #[arg(long)]
+    rate: f64,
+    /// Most transactions in flight at once (one connection each); later arrivals wait, and the wait counts.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_in_flight: u32,
+}
+
+#[derive(Args, Debug)]
+struct StuffingArgs {
+    /// (--concurrency is the number of legitimate virtual users.)
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Attacking virtual users (in addition to --concurrency legitimate ones).
+    #[arg(long, default_value_t = 50)]
+    attackers: usize,
+    /// Source addresses the attackers connect from: 127.0.0.2 up to 127.0.0.(N+1).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=253))]
+    attacker_ips: u8,
+    /// How legitimate users sign in.
+    #[arg(long, value_enum, default_value = "srp")]
+    legit_flow: LegitFlow,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LegitFlow {
+    Srp,
+    Password,
 }
 
 #[derive(Args, Debug)]
@@ -58,12 +113,19 @@ struct CommonArgs {
     /// The daemon's URL.
     #[arg(long, default_value = "https://127.0.0.1:8443")]
     endpoint: String,
-    /// PEM file of the CA(s) to trust for the server certificate (dev mode: {data_dir}/tls/ca.pem).
+    /// PEM file of the CA(s) to trust for the server certificate (dev mode: {data_dir}/tls/ca.pem);
+    /// needed for https.
     #[arg(long, value_name = "PEM")]
-    ca_bundle: PathBuf,
+    ca_bundle: Option<PathBuf>,
     /// AWS shared-credentials file with the admin key, for set-up (dev mode: {data_dir}/credentials).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "access_key")]
     credentials: Option<PathBuf>,
+    /// Admin access key id given directly (e.g. `test` for moto or cognito-local, which accept any).
+    #[arg(long, requires = "secret_key")]
+    access_key: Option<String>,
+    /// Admin secret access key, with --access-key.
+    #[arg(long, requires = "access_key")]
+    secret_key: Option<String>,
     /// Profile in the credentials file.
     #[arg(long, default_value = "portcullis")]
     profile: String,
@@ -101,6 +163,78 @@ struct CommonArgs {
     /// Connections used to create users during set-up.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     setup_concurrency: u32,
+    /// Bytes of the client's SRP secret a (srp, mixed, stuffing). amazon-cognito-identity-js uses 128; the
+    /// server's work is the same for any length, the load generator's grows with it, so the default keeps the client cheap.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(16..=256))]
+    srp_a_bytes: u16,
+}
+
+impl CommonArgs {
+    /// The admin signer: from --credentials, or from --access-key/--secret-key; `None` without either.
+    fn signer(&self) -> Result<Option<Arc<Signer>>, String> {
+        let credentials = match (&self.credentials, &self.access_key, &self.secret_key) {
+            (Some(path), _, _) => Credentials::from_file(path, &self.profile)?,
+            (None, Some(id), Some(secret)) => {
+                Credentials { access_key_id: id.clone(), secret_access_key: secret.clone() }
+            }
+            _ => return Ok(None),
+        };
+        let signer = Signer { credentials, region: self.region.clone(), service: "cognito-idp".to_owned() };
+        Ok(Some(Arc::new(signer)))
+    }
+}
+
+/// How transactions are started: closed loop (one after another per virtual user) or at a fixed rate.
+enum Drive {
+    Closed,
+    Open { rate: f64, max_in_flight: usize },
+}
+
+async fn dispatch(command: ScenarioCommand) -> Result<ExitCode, String> {
+    use ScenarioCommand as C;
+    let (op, common) = match command {
+        C::Srp(common) => (Op::Srp, common),
+        C::Password(common) => (Op::Password, common),
+        C::Refresh(common) => (Op::Refresh, common),
+        C::Signup(common) => (Op::Signup, common),
+        C::GetUser(common) => (Op::GetUser, common),
+        C::ListUsers(common) => (Op::ListUsers, common),
+        C::Mixed(args) => {
+            let weights = ops::parse_weights(&args.weights).map_err(|e| format!("--weights: {e}"))?;
+            let (ops, signer) = ops_for(&args.common, weights.iter().any(|(op, _)| *op == Op::ListUsers))?;
+            return run_scenario(Mix::weighted(weights, ops), args.common, signer, Drive::Closed).await;
+        }
+        C::Overload(args) => {
+            if !(args.rate.is_finite() && args.rate > 0.0) {
+                return Err(format!("--rate {} must be a positive number", args.rate));
+            }
+            let drive = Drive::Open { rate: args.rate, max_in_flight: args.max_in_flight as usize };
+            let (ops, signer) = ops_for(&args.common, false)?;
+            return run_scenario(Mix::single(Op::Password, ops).named("overload"), args.common, signer, drive).await;
+        }
+        C::Stuffing(args) => {
+            let (ops, signer) = ops_for(&args.common, false)?;
+            let legit_op = match args.legit_flow {
+                LegitFlow::Srp => Op::Srp,
+                LegitFlow::Password => Op::Password,
+            };
+            let legit = args.common.concurrency as usize;
+            let (attackers, attacker_ips) = (args.attackers, args.attacker_ips);
+            let scenario = Stuffing { ops, legit_op, legit, attackers, attacker_ips };
+            return run_scenario(scenario, args.common, signer, Drive::Closed).await;
+        }
+    };
+    let (ops, signer) = ops_for(&common, op == Op::ListUsers)?;
+    run_scenario(Mix::single(op, ops), common, signer, Drive::Closed).await
+}
+
+/// The operations' maker and the admin signer (required when `signed_ops`: ListUsers is an admin call).
+fn ops_for(args: &CommonArgs, signed_ops: bool) -> Result<(Ops, Option<Arc<Signer>>), String> {
+    let signer = args.signer()?;
+    if signed_ops && signer.is_none() {
+        return Err("list-users is an admin call: it needs --credentials or --access-key/--secret-key".into());
+    }
+    Ok((Ops::new(args.srp_a_bytes.into(), signer.clone()), signer))
 }
 
 fn main() -> ExitCode {
@@ -112,11 +246,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.scenario {
-            ScenarioCommand::Srp(args) => run_scenario(SrpSignIn::new(args.srp_a_bytes.into()), args.common).await,
-        }
-    });
+    let result = runtime.block_on(dispatch(cli.scenario));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -128,22 +258,19 @@ fn main() -> ExitCode {
 
 /// Set-up, run, report, tear-down. Exit status 0 when the run produced at least one successful
 /// transaction, 3 when it produced none, 1 (via `Err`) when it could not run; 130 on Ctrl-C.
-async fn run_scenario<S: Scenario>(scenario: S, args: CommonArgs) -> Result<ExitCode, String> {
+async fn run_scenario<S: Scenario>(
+    scenario: S,
+    args: CommonArgs,
+    signer: Option<Arc<Signer>>,
+    drive: Drive,
+) -> Result<ExitCode, String> {
     if args.warmup >= args.duration {
         return Err(format!("--warmup {} must be shorter than --duration {}", args.warmup, args.duration));
     }
     let timeout = Duration::from_secs(args.timeout);
-    let endpoint = Arc::new(Endpoint::new(&args.endpoint, &args.ca_bundle, timeout)?);
-    let signer = match &args.credentials {
-        Some(path) => Some(Signer {
-            credentials: Credentials::from_file(path, &args.profile)?,
-            region: args.region.clone(),
-            service: "cognito-idp".to_owned(),
-        }),
-        None => None,
-    };
+    let endpoint = Arc::new(Endpoint::new(&args.endpoint, args.ca_bundle.as_deref(), timeout)?);
     let users = args.users as usize;
-    let (fixture, created) = obtain_fixture(&args, &endpoint, signer.as_ref(), users).await?;
+    let (fixture, created) = obtain_fixture(&args, &endpoint, signer.as_deref(), users).await?;
     // A pool made for this run alone is deleted afterwards, also after a failed run or Ctrl-C.
     let delete_after = created && args.fixture.is_none() && !args.keep_pool;
     let fixture = Arc::new(fixture);
@@ -160,10 +287,19 @@ async fn run_scenario<S: Scenario>(scenario: S, args: CommonArgs) -> Result<Exit
             eprintln!("warning: cannot read /proc/{pid}/stat; daemon CPU will not be reported");
         }
     }
-    let scenario_options = scenario.options();
+    let (name, unit, scenario_options) = (scenario.name(), scenario.unit(), scenario.options());
     let started_at = time::OffsetDateTime::now_utc();
+    let run = async {
+        let (scenario, endpoint, fixture) = (Arc::new(scenario), endpoint.clone(), fixture.clone());
+        match drive {
+            Drive::Closed => runner::run(scenario, endpoint, fixture, &config).await,
+            Drive::Open { rate, max_in_flight } => {
+                openloop::run(scenario, endpoint, fixture, &config, rate, max_in_flight).await
+            }
+        }
+    };
     let outcome = tokio::select! {
-        data = runner::run(Arc::new(scenario), endpoint.clone(), fixture.clone(), &config) => Some(data),
+        data = run => Some(data),
         _ = tokio::signal::ctrl_c() => None,
     };
     let result = match outcome {
@@ -184,9 +320,9 @@ async fn run_scenario<S: Scenario>(scenario: S, args: CommonArgs) -> Result<Exit
                 daemon_pid: args.daemon_pid,
                 options: scenario_options,
             };
-            let report = Report::new(S::NAME, [S::UNIT, S::UNIT_ONE], started_at, settings, &data);
+            let report = Report::new(name, unit, started_at, settings, &data);
             print!("{}", report.table());
-            let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("loadtests/results/{}", S::NAME)));
+            let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("loadtests/results/{name}")));
             report.write(&out).map(|(json, svg)| {
                 println!("  {:<22} {}, {}", "wrote", json.display(), svg.display());
                 if report.summary.ok > 0 {
@@ -228,7 +364,8 @@ async fn obtain_fixture(
         eprintln!("set-up: reusing pool {} and {users} users from {}", fixture.pool_id, path.display());
         return Ok((fixture, false));
     }
-    let signer = signer.ok_or("set-up needs --credentials (or an existing --fixture file)")?;
+    let signer =
+        signer.ok_or("set-up needs --credentials or --access-key/--secret-key (or an existing --fixture file)")?;
     let name = format!("portcullis-load-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let parallel = args.setup_concurrency as usize;
     let fixture = tokio::select! {

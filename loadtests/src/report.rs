@@ -1,14 +1,16 @@
 //! The report of a run: the [`Report`] written as JSON, the summary table printed to stdout, and
 //! the files `{out}.json` and `{out}.svg` (the chart itself is drawn in `chart.rs`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::openloop::OpenLoopStats;
 use crate::runner::RunData;
-use crate::stats::{self, Summary, TimelinePoint};
+use crate::stats::{self, Sample, Summary, TimelinePoint};
 
 /// What a run was asked to do.
 #[derive(Debug, Clone, Serialize)]
@@ -48,11 +50,54 @@ pub struct Report {
     pub unit_one: &'static str,
     pub started_at: String,
     pub settings: RunSettings,
+    /// The headline numbers: every transaction but attack traffic.
     pub summary: Summary,
+    /// Per operation, when the run mixed several (`mixed`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub operations: BTreeMap<&'static str, Summary>,
+    /// Attack traffic (`stuffing`), apart from the headline numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attack: Option<Attack>,
+    /// Offered load of an open-loop run (`overload`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_loop: Option<OpenLoop>,
     pub cpu: Cpu,
     /// Connections re-established during the run (the server closed or broke one).
     pub reconnects: u64,
     pub timeline: Vec<TimelinePoint>,
+}
+
+/// Attack traffic: its outcomes (all are errors, by type, with their latency) and its rate per second.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attack {
+    pub summary: Summary,
+    pub per_operation: BTreeMap<&'static str, Summary>,
+    pub timeline: Vec<TimelinePoint>,
+}
+
+/// Offered against served load.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenLoop {
+    #[serde(flatten)]
+    pub stats: OpenLoopStats,
+    /// Transactions scheduled per second (the rate) and served (successful) per second, measured window.
+    pub offered_per_sec: f64,
+    pub served_per_sec: f64,
+    /// Scheduled transactions that got no answer within the run (still in flight at its end).
+    pub unanswered: u64,
+}
+
+/// Summaries per `op` of `samples`, when there is more than one op.
+fn per_operation<'a>(
+    samples: impl Iterator<Item = &'a Sample> + Clone,
+    warmup: Duration,
+    end: Duration,
+) -> BTreeMap<&'static str, Summary> {
+    let ops: std::collections::BTreeSet<&'static str> = samples.clone().map(|s| s.op).collect();
+    if ops.len() < 2 {
+        return BTreeMap::new();
+    }
+    ops.into_iter().map(|op| (op, stats::summarize(samples.clone().filter(|s| s.op == op), warmup, end))).collect()
 }
 
 impl Report {
@@ -64,8 +109,25 @@ impl Report {
         data: &RunData,
     ) -> Self {
         let warmup = Duration::from_secs(settings.warmup_secs);
-        let summary = stats::summarize(&data.samples, warmup, data.end);
-        let timeline = stats::timeline(&data.samples, data.end, &data.daemon_cpu_ms);
+        let main = data.samples.iter().filter(|s| !s.attack);
+        let summary = stats::summarize(main.clone(), warmup, data.end);
+        let operations = per_operation(main.clone(), warmup, data.end);
+        let timeline = stats::timeline(main, data.end, &data.daemon_cpu_ms);
+        let attacks = data.samples.iter().filter(|s| s.attack);
+        let attack = (attacks.clone().next().is_some()).then(|| Attack {
+            summary: stats::summarize(attacks.clone(), warmup, data.end),
+            per_operation: per_operation(attacks.clone(), warmup, data.end),
+            timeline: stats::timeline(attacks, data.end, &[]),
+        });
+        let open_loop = data.open_loop.clone().map(|stats| {
+            let answered = data.samples.iter().filter(|s| s.at < data.end).count() as u64;
+            OpenLoop {
+                offered_per_sec: stats.rate,
+                served_per_sec: summary.throughput,
+                unanswered: stats.scheduled.saturating_sub(answered),
+                stats,
+            }
+        });
         let window_cpu =
             |from: u64, to: u64| match (data.daemon_cpu_ms.get(from as usize), data.daemon_cpu_ms.get(to as usize)) {
                 (Some(Some(a)), Some(Some(b))) => Some(b - a),
@@ -92,6 +154,9 @@ impl Report {
             started_at,
             settings,
             summary,
+            operations,
+            attack,
+            open_loop,
             cpu,
             reconnects: data.reconnects,
             timeline,
@@ -111,6 +176,9 @@ impl Report {
         let mut row = |name: &str, value: String| {
             let _ = writeln!(out, "  {name:<22} {value}");
         };
+        if set.options.as_object().is_some_and(|o| !o.is_empty()) {
+            row("options", set.options.to_string());
+        }
         row(unit, format!("{} ok, {} errors in {:.0} s measured", s.ok, s.errors, s.window_secs));
         row("throughput", format!("{:.1} {unit}/s", s.throughput));
         row("latency ms (ok only)", format!("p50 {:.1}   p95 {:.1}   p99 {:.1}", l.p50, l.p95, l.p99));
@@ -126,15 +194,37 @@ impl Report {
             row("load-generator CPU", format!("{per_op:.2} ms per {one} attempted"));
         }
         row("reconnects", self.reconnects.to_string());
-        if s.errors_by_type.is_empty() {
-            row("errors", "none".into());
-        } else {
-            row("errors by type", String::new());
-            for (kind, e) in &s.errors_by_type {
-                let ops: Vec<String> = e.operations.iter().map(|(op, n)| format!("{op} {n}")).collect();
-                let example: String = e.example.chars().take(100).collect();
-                let _ = writeln!(out, "    {kind:<32} {:>8}  ({})  e.g. {example:?}", e.count, ops.join(", "));
-            }
+        if let Some(o) = &self.open_loop {
+            let share = if o.offered_per_sec > 0.0 { 100.0 * o.served_per_sec / o.offered_per_sec } else { 0.0 };
+            row("offered", format!("{:.1} {unit}/s ({} scheduled in the run)", o.offered_per_sec, o.stats.scheduled));
+            row("served", format!("{:.1} {unit}/s ({share:.0}% of offered)", o.served_per_sec));
+            let rejected = s.errors_by_type.get("TooManyRequestsException");
+            let rejected = rejected.map_or("0".to_owned(), |e| {
+                format!("{} (p50 {:.1} ms, p99 {:.1} ms)", e.count, e.latency_ms.p50, e.latency_ms.p99)
+            });
+            row("rejected (throttled)", rejected);
+            row(
+                "in flight",
+                format!(
+                    "peak {} of max {}; {} connections; {} unanswered at the end",
+                    o.stats.peak_in_flight, o.stats.max_in_flight, o.stats.connections, o.unanswered
+                ),
+            );
+        }
+        errors_table(&mut out, s);
+        operations_table(&mut out, &self.operations);
+        if let Some(attack) = &self.attack {
+            let a = &attack.summary;
+            let _ = writeln!(
+                out,
+                "  {:<22} {} requests answered in {:.0} s ({:.1}/s), {} accepted",
+                "attack",
+                a.ok + a.errors,
+                a.window_secs,
+                (a.ok + a.errors) as f64 / a.window_secs.max(1e-9),
+                a.ok
+            );
+            errors_table(&mut out, a);
         }
         out
     }
@@ -148,6 +238,48 @@ impl Report {
         std::fs::write(&json_path, json + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
         std::fs::write(&svg_path, crate::chart::svg(self)).map_err(|e| format!("{}: {e}", svg_path.display()))?;
         Ok((json_path, svg_path))
+    }
+}
+
+/// The errors of `s` by type: count, where, latency and an example.
+fn errors_table(out: &mut String, s: &Summary) {
+    if s.errors_by_type.is_empty() {
+        let _ = writeln!(out, "  {:<22} none", "errors");
+        return;
+    }
+    let _ = writeln!(out, "  errors by type");
+    for (kind, e) in &s.errors_by_type {
+        let ops: Vec<String> = e.operations.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        let example: String = e.example.chars().take(80).collect();
+        let l = &e.latency_ms;
+        let _ = writeln!(
+            out,
+            "    {kind:<32} {:>8}  ({})  p50 {:.1} ms  p99 {:.1} ms  e.g. {example:?}",
+            e.count,
+            ops.join(", "),
+            l.p50,
+            l.p99
+        );
+    }
+}
+
+/// One row per operation: throughput, latency and errors.
+fn operations_table(out: &mut String, operations: &BTreeMap<&'static str, Summary>) {
+    if operations.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:<22} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9}",
+        "per operation", "ok", "errors", "/s", "p50 ms", "p95 ms", "p99 ms"
+    );
+    for (op, s) in operations {
+        let l = &s.latency_ms;
+        let _ = writeln!(
+            out,
+            "    {op:<20} {:>9} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1}",
+            s.ok, s.errors, s.throughput, l.p50, l.p95, l.p99
+        );
     }
 }
 
@@ -171,11 +303,16 @@ pub fn create_parent(path: &Path) -> Result<(), String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::stats::{ErrorKey, Sample};
+    use crate::stats::ErrorKey;
 
     pub(crate) fn sample_report() -> Report {
-        let ok =
-            |ms: u64| Sample { at: Duration::from_millis(ms), latency: Duration::from_millis(5 + ms % 7), error: None };
+        let ok = |ms: u64| Sample {
+            at: Duration::from_millis(ms),
+            latency: Duration::from_millis(5 + ms % 7),
+            error: None,
+            op: "srp",
+            attack: false,
+        };
         let mut samples: Vec<Sample> = (0..300).map(|i| ok(i * 10)).collect();
         samples.push(Sample {
             at: Duration::from_millis(1500),
@@ -185,6 +322,8 @@ pub(crate) mod tests {
                 kind: "TooManyRequestsException".into(),
                 message: "Rate exceeded".into(),
             }),
+            op: "srp",
+            attack: false,
         });
         let data = RunData {
             samples,
@@ -192,6 +331,7 @@ pub(crate) mod tests {
             daemon_cpu_ms: vec![Some(0.0), Some(900.0), Some(1800.0), Some(2700.0)],
             own_cpu_ms: Some(602.0),
             reconnects: 0,
+            open_loop: None,
         };
         let settings = RunSettings {
             endpoint: "https://127.0.0.1:8443".into(),

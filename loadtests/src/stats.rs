@@ -14,6 +14,10 @@ pub struct Sample {
     /// Time spent waiting on the server (the sum of the transaction's round trips).
     pub latency: Duration,
     pub error: Option<ErrorKey>,
+    /// The row it counts under (`mixed` has one per operation, e.g. `get-user`).
+    pub op: &'static str,
+    /// Attack traffic (`stuffing`): summarised apart from the headline numbers and the timeline's.
+    pub attack: bool,
 }
 
 /// What went wrong, keyed for counting by `kind` (Cognito's `__type` or a transport failure).
@@ -44,6 +48,8 @@ pub struct ErrorCount {
     /// Count per operation.
     pub operations: BTreeMap<&'static str, u64>,
     pub example: String,
+    /// Latency of these failed transactions (e.g. how fast throttling answers).
+    pub latency_ms: Latency,
 }
 
 /// Totals over the measured window (after the warm-up, before the end of the run).
@@ -103,26 +109,35 @@ fn latency_of(mut us: Vec<u32>) -> Latency {
 }
 
 /// The summary of samples completed in `[warmup, end)`.
-pub fn summarize(samples: &[Sample], warmup: Duration, end: Duration) -> Summary {
-    let window = samples.iter().filter(|s| s.at >= warmup && s.at < end);
+pub fn summarize<'a>(samples: impl IntoIterator<Item = &'a Sample>, warmup: Duration, end: Duration) -> Summary {
+    let window = samples.into_iter().filter(|s| s.at >= warmup && s.at < end);
     let mut ok_latencies = Vec::new();
-    let mut errors_by_type: BTreeMap<String, ErrorCount> = BTreeMap::new();
+    let mut errors_by_type: BTreeMap<String, (ErrorCount, Vec<u32>)> = BTreeMap::new();
     let mut errors = 0;
     for sample in window {
         match &sample.error {
             None => ok_latencies.push(micros(sample.latency)),
             Some(e) => {
                 errors += 1;
-                let entry = errors_by_type.entry(e.kind.clone()).or_insert_with(|| ErrorCount {
-                    count: 0,
-                    operations: BTreeMap::new(),
-                    example: e.message.clone(),
+                let (entry, us) = errors_by_type.entry(e.kind.clone()).or_insert_with(|| {
+                    let count = ErrorCount {
+                        count: 0,
+                        operations: BTreeMap::new(),
+                        example: e.message.clone(),
+                        latency_ms: Latency::default(),
+                    };
+                    (count, Vec::new())
                 });
                 entry.count += 1;
                 *entry.operations.entry(e.operation).or_default() += 1;
+                us.push(micros(sample.latency));
             }
         }
     }
+    let errors_by_type = errors_by_type
+        .into_iter()
+        .map(|(kind, (count, us))| (kind, ErrorCount { latency_ms: latency_of(us), ..count }))
+        .collect();
     let window_secs = end.saturating_sub(warmup).as_secs_f64();
     let ok = ok_latencies.len() as u64;
     Summary {
@@ -137,10 +152,14 @@ pub fn summarize(samples: &[Sample], warmup: Duration, end: Duration) -> Summary
 
 /// Per-second points over `[0, end)`; `cpu_ms[i]` is the daemon's cumulative CPU time at second i
 /// (index 0 = start), when known.
-pub fn timeline(samples: &[Sample], end: Duration, cpu_ms: &[Option<f64>]) -> Vec<TimelinePoint> {
+pub fn timeline<'a>(
+    samples: impl IntoIterator<Item = &'a Sample>,
+    end: Duration,
+    cpu_ms: &[Option<f64>],
+) -> Vec<TimelinePoint> {
     let seconds = end.as_secs_f64().ceil() as usize;
     let mut buckets: Vec<(u64, u64, Vec<u32>)> = vec![(0, 0, Vec::new()); seconds];
-    for sample in samples.iter().filter(|s| s.at < end) {
+    for sample in samples.into_iter().filter(|s| s.at < end) {
         let Some(bucket) = buckets.get_mut(sample.at.as_secs() as usize) else { continue };
         match sample.error {
             None => {
@@ -174,12 +193,24 @@ mod tests {
     use super::*;
 
     fn ok(at_ms: u64, latency_ms: u64) -> Sample {
-        Sample { at: Duration::from_millis(at_ms), latency: Duration::from_millis(latency_ms), error: None }
+        Sample {
+            at: Duration::from_millis(at_ms),
+            latency: Duration::from_millis(latency_ms),
+            error: None,
+            op: "x",
+            attack: false,
+        }
     }
 
     fn err(at_ms: u64, kind: &str) -> Sample {
         let error = ErrorKey { operation: "InitiateAuth", kind: kind.into(), message: "m".into() };
-        Sample { at: Duration::from_millis(at_ms), latency: Duration::from_millis(1), error: Some(error) }
+        Sample {
+            at: Duration::from_millis(at_ms),
+            latency: Duration::from_millis(1),
+            error: Some(error),
+            op: "x",
+            attack: false,
+        }
     }
 
     #[test]
