@@ -91,16 +91,7 @@ impl Signer {
 const SIGNED_HEADERS: &str = "content-type;host;x-amz-date;x-amz-target";
 
 fn amz_date(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    portcullis::sigv4::amz_timestamp(t.unix_timestamp())
 }
 
 fn sha256_hex(data: &[u8]) -> String {

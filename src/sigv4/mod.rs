@@ -461,7 +461,7 @@ fn parse_amz_date(s: &str) -> Option<i64> {
 }
 
 /// Unix seconds as `YYYYMMDDTHHMMSSZ` (falls back to the number outside the calendar's range).
-fn amz_timestamp(unix: i64) -> String {
+pub fn amz_timestamp(unix: i64) -> String {
     match OffsetDateTime::from_unix_timestamp(unix) {
         Ok(t) => format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
