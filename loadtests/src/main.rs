@@ -56,6 +56,8 @@ enum ScenarioCommand {
     GetUser(CommonArgs),
     /// ListUsers (SigV4-signed, Limit 60) of the pool.
     ListUsers(CommonArgs),
+    /// AdminCreateUser (SigV4-signed, MessageAction SUPPRESS) of a new, unique username per transaction.
+    AdminCreateUser(CommonArgs),
     /// A weighted mix of the operations above, with a row per operation in the report.
     Mixed(MixedArgs),
     /// Open loop: password sign-ins started at a fixed offered rate however the server copes; offered vs served.
@@ -68,7 +70,8 @@ enum ScenarioCommand {
 struct MixedArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Relative weights, OP=WEIGHT,... (ops: srp, password, refresh, signup, get-user, list-users).
+    /// Relative weights, OP=WEIGHT,... (ops: srp, password, refresh, signup, get-user, list-users,
+    /// admin-create-user).
     #[arg(long, default_value = "get-user=40,refresh=25,password=20,srp=10,signup=5")]
     weights: String,
 }
@@ -199,9 +202,10 @@ async fn dispatch(command: ScenarioCommand) -> Result<ExitCode, String> {
         C::Signup(common) => (Op::Signup, common),
         C::GetUser(common) => (Op::GetUser, common),
         C::ListUsers(common) => (Op::ListUsers, common),
+        C::AdminCreateUser(common) => (Op::AdminCreateUser, common),
         C::Mixed(args) => {
             let weights = ops::parse_weights(&args.weights).map_err(|e| format!("--weights: {e}"))?;
-            let (ops, signer) = ops_for(&args.common, weights.iter().any(|(op, _)| *op == Op::ListUsers))?;
+            let (ops, signer) = ops_for(&args.common, weights.iter().any(|(op, _)| op.is_admin()))?;
             return run_scenario(Mix::weighted(weights, ops), args.common, signer, Drive::Closed).await;
         }
         C::Overload(args) => {
@@ -224,15 +228,18 @@ async fn dispatch(command: ScenarioCommand) -> Result<ExitCode, String> {
             return run_scenario(scenario, args.common, signer, Drive::Closed).await;
         }
     };
-    let (ops, signer) = ops_for(&common, op == Op::ListUsers)?;
+    let (ops, signer) = ops_for(&common, op.is_admin())?;
     run_scenario(Mix::single(op, ops), common, signer, Drive::Closed).await
 }
 
-/// The operations' maker and the admin signer (required when `signed_ops`: ListUsers is an admin call).
+/// The operations' maker and the admin signer (required when `signed_ops`: ListUsers and AdminCreateUser
+/// are admin calls).
 fn ops_for(args: &CommonArgs, signed_ops: bool) -> Result<(Ops, Option<Arc<Signer>>), String> {
     let signer = args.signer()?;
     if signed_ops && signer.is_none() {
-        return Err("list-users is an admin call: it needs --credentials or --access-key/--secret-key".into());
+        return Err("list-users and admin-create-user are admin calls: they need --credentials or \
+                    --access-key/--secret-key"
+            .into());
     }
     Ok((Ops::new(args.srp_a_bytes.into(), signer.clone()), signer))
 }

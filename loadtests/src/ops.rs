@@ -1,5 +1,5 @@
 //! The operations a transaction can be ([`Op`]: SRP and password sign-in, refresh, SignUp, GetUser,
-//! ListUsers) made by [`Ops`], and [`Mix`]: the scenario running one of them or a weighted mix.
+//! ListUsers, AdminCreateUser) made by [`Ops`], and [`Mix`]: the scenario running one of them or a weighted mix.
 
 use std::sync::Arc;
 
@@ -29,10 +29,13 @@ pub enum Op {
     GetUser,
     /// ListUsers (SigV4-signed, Limit 60).
     ListUsers,
+    /// AdminCreateUser of a new username (SigV4-signed, MessageAction SUPPRESS).
+    AdminCreateUser,
 }
 
 impl Op {
-    pub const ALL: [Op; 6] = [Op::Srp, Op::Password, Op::Refresh, Op::Signup, Op::GetUser, Op::ListUsers];
+    pub const ALL: [Op; 7] =
+        [Op::Srp, Op::Password, Op::Refresh, Op::Signup, Op::GetUser, Op::ListUsers, Op::AdminCreateUser];
 
     /// The name on the command line, in `--weights` and in reports.
     pub fn name(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Op {
             Op::Signup => "signup",
             Op::GetUser => "get-user",
             Op::ListUsers => "list-users",
+            Op::AdminCreateUser => "admin-create-user",
         }
     }
 
@@ -52,8 +56,14 @@ impl Op {
             Op::Srp | Op::Password => ["sign-ins", "sign-in"],
             Op::Refresh => ["refreshes", "refresh"],
             Op::Signup => ["sign-ups", "sign-up"],
+            Op::AdminCreateUser => ["users created", "user created"],
             Op::GetUser | Op::ListUsers => ["requests", "request"],
         }
+    }
+
+    /// Whether it is an admin call, which needs the SigV4 signer.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Op::ListUsers | Op::AdminCreateUser)
     }
 
     /// Whether a virtual user needs tokens (from a password sign-in in `init`) for it.
@@ -67,10 +77,10 @@ pub fn parse_weights(text: &str) -> Result<Vec<(Op, u32)>, String> {
     let mut weights = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, weight) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected OP=WEIGHT"))?;
-        let op = Op::ALL
-            .into_iter()
-            .find(|op| op.name() == name.trim())
-            .ok_or_else(|| format!("{name:?}: not one of srp, password, refresh, signup, get-user, list-users"))?;
+        let op = Op::ALL.into_iter().find(|op| op.name() == name.trim()).ok_or_else(|| {
+            let names: Vec<_> = Op::ALL.iter().map(|op| op.name()).collect();
+            format!("{name:?}: not one of {}", names.join(", "))
+        })?;
         let weight: u32 = weight.trim().parse().map_err(|e| format!("{part:?}: {e}"))?;
         if weight > 0 {
             weights.push((op, weight));
@@ -88,7 +98,8 @@ pub struct Tokens {
     pub refresh: Option<String>,
 }
 
-/// A virtual user's state: its tokens (when its operations need them) and how many users it signed up.
+/// A virtual user's state: its tokens (when its operations need them) and how many users it signed up
+/// or created.
 #[derive(Default)]
 pub struct Session {
     pub tokens: Option<Tokens>,
@@ -100,9 +111,9 @@ pub struct Ops {
     compute: Compute,
     /// Length of the SRP client secret a (real clients use 128 bytes; see the README).
     pub a_bytes: usize,
-    /// For ListUsers.
+    /// For the admin calls (ListUsers, AdminCreateUser).
     signer: Option<Arc<Signer>>,
-    /// Makes this run's SignUp usernames unique.
+    /// Makes this run's SignUp and AdminCreateUser usernames unique.
     run_tag: String,
 }
 
@@ -134,13 +145,22 @@ impl Ops {
                 None => Err(no_token(op)),
             },
             Op::Signup => {
-                session.count += 1;
-                let username = format!("su-{}-{}-{}", self.run_tag, vu.index, session.count);
+                let username = self.new_username("su", vu.index, session);
                 sign_up(&mut vu.conn, &mut tx, &fixture, &username).await
             }
             Op::ListUsers => self.list_users(&mut vu.conn, &mut tx, &fixture).await,
+            Op::AdminCreateUser => {
+                let username = self.new_username("ac", vu.index, session);
+                self.admin_create_user(&mut vu.conn, &mut tx, &fixture, &username).await
+            }
         };
         tx.finish(op.name(), result)
+    }
+
+    /// A username no one has yet: `{prefix}-{run}-{vu}-{n}` (the virtual user's n-th).
+    fn new_username(&self, prefix: &str, vu: usize, session: &mut Session) -> String {
+        session.count += 1;
+        format!("{prefix}-{}-{vu}-{}", self.run_tag, session.count)
     }
 
     /// A password sign-in of the virtual user's next user, for its tokens (not measured).
@@ -211,6 +231,19 @@ impl Ops {
             Some(serde_json::Value::Array(_)) => Ok(()),
             _ => Err(tag("ListUsers", CallError::new("InvalidResponse", "answer has no Users array"))),
         }
+    }
+
+    /// AdminCreateUser without a temporary password or invitation (the user is FORCE_CHANGE_PASSWORD).
+    async fn admin_create_user(
+        &self,
+        conn: &mut Connection,
+        tx: &mut Transaction,
+        fixture: &Fixture,
+        user: &str,
+    ) -> Step {
+        let body = json!({"UserPoolId": fixture.pool_id, "Username": user, "MessageAction": "SUPPRESS"});
+        let answer = tx.call_signed(conn, "AdminCreateUser", &body, self.signer.as_deref()).await?;
+        str_field(&answer, &["User", "Username"]).map(drop).map_err(|e| tag("AdminCreateUser", e))
     }
 }
 
@@ -356,7 +389,8 @@ mod tests {
     fn weights_parse() {
         let w = parse_weights("get-user=40, refresh=25,password=20,srp=10,signup=5,list-users=0").unwrap();
         assert_eq!(w, vec![(Op::GetUser, 40), (Op::Refresh, 25), (Op::Password, 20), (Op::Srp, 10), (Op::Signup, 5)]);
-        assert!(parse_weights("nope=1").is_err());
+        assert!(parse_weights("nope=1").unwrap_err().contains("admin-create-user"));
+        assert_eq!(parse_weights("admin-create-user=2").unwrap(), vec![(Op::AdminCreateUser, 2)]);
         assert!(parse_weights("srp").is_err());
         assert!(parse_weights("srp=0").is_err());
     }

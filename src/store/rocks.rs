@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use rocksdb::{
-    ColumnFamilyDescriptor, Direction, IteratorMode, MultiThreaded, Options, TransactionDB, TransactionDBOptions,
-    TransactionOptions, WriteBatchWithTransaction, WriteOptions,
+    ColumnFamilyDescriptor, Direction, IteratorMode, MultiThreaded, Options, ReadOptions, TransactionDB,
+    TransactionDBOptions, TransactionOptions, WriteBatchWithTransaction, WriteOptions,
 };
 
 use super::{CommitError, KvStore, Mutation, Page, Precondition, StoreError, Table, WriteSet};
@@ -16,6 +16,18 @@ pub struct RocksStore {
     db: Db,
     /// fsync the WAL before acknowledging each commit.
     sync_writes: bool,
+}
+
+/// The smallest key greater than every key starting with `prefix` (`None`: no such bound).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 fn err(e: rocksdb::Error) -> StoreError {
@@ -57,7 +69,13 @@ impl KvStore for RocksStore {
         let start = after.unwrap_or(prefix);
         let mut items = Vec::new();
         let mut more = false;
-        for entry in self.db.iterator_cf(&cf, IteratorMode::From(start, Direction::Forward)) {
+        // The upper bound stops the iterator at the end of the prefix, so it never walks the
+        // tombstones of deleted records that sort after it (a deleted pool's users, say).
+        let mut read = ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            read.set_iterate_upper_bound(end);
+        }
+        for entry in self.db.iterator_cf_opt(&cf, read, IteratorMode::From(start, Direction::Forward)) {
             let (k, v) = entry.map_err(err)?;
             if !k.starts_with(prefix) {
                 break;
@@ -170,6 +188,14 @@ mod tests {
         assert!(matches!(s.commit(ws), Err(CommitError::Conflict(0))));
         assert_eq!(s.get(Table::Pools, b"a").unwrap().unwrap(), b"1");
         assert!(s.get(Table::Clients, b"c").unwrap().is_none());
+    }
+
+    #[test]
+    fn prefix_end_is_the_next_key_after_the_prefix() {
+        assert_eq!(prefix_end(b"p\0"), Some(b"p\x01".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 """Smoke test of the load generator (issues 4 and 5): `portcullis-load srp` runs for a few seconds
 against the session daemon, setting up its own pool, client and users over SigV4, and reports; then
-every other scenario (password, refresh, signup, get-user, list-users, mixed, overload, stuffing)
-runs for about 2 s on a shared fixture, and list-users once over plain HTTP (through a local
-HTTP-to-HTTPS relay) with keys given as flags. Checks the reports' shape and honesty (transactions
+every other scenario (password, refresh, signup, get-user, list-users, admin-create-user, mixed,
+overload, stuffing) runs for about 2 s on a shared fixture, and list-users once over plain HTTP
+(through a local HTTP-to-HTTPS relay) with keys given as flags. Checks the reports' shape and honesty (transactions
 happened, none failed unless the scenario expects it, JSON and SVG written), never their timings.
 
 Environment: PORTCULLIS_LOAD_BIN (default: `portcullis-load` next to PORTCULLIS_BIN; build it with
@@ -154,6 +154,7 @@ CLOSED_LOOP = {
     "signup": ([], "sign-ups"),
     "get-user": ([], "requests"),
     "list-users": ([], "requests"),
+    "admin-create-user": ([], "users created"),
     "mixed": (["--weights", ",".join(f"{op}=1" for op in ALL_OPS)], "operations"),
 }
 
