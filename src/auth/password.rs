@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::srp::SrpVerifier;
 use crate::protocol::error::{Error, ErrorKind, Result};
+use crate::store::records::SealedVerifier;
 
 /// The characters Cognito counts as symbols.
 const SYMBOLS: &str = "^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ";
@@ -109,7 +110,7 @@ impl VerifierCipher {
 
     /// Seals a verifier; `context` (pool id and `sub`) is bound as associated data, so a sealed
     /// verifier copied onto another user does not open.
-    pub fn seal(&self, context: &str, verifier: &SrpVerifier) -> Result<Vec<u8>> {
+    pub fn seal(&self, context: &str, verifier: &SrpVerifier) -> Result<SealedVerifier> {
         let salt_len = u8::try_from(verifier.salt.len()).map_err(|_| Error::internal("sealing verifier", "salt"))?;
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(|_| Error::internal("sealing verifier", "no randomness"))?;
@@ -124,12 +125,13 @@ impl VerifierCipher {
         out.push(SEALED_VERIFIER_V1);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&buf);
-        Ok(out)
+        Ok(SealedVerifier::from_bytes(&out))
     }
 
     /// Opens what [`VerifierCipher::seal`] produced for the same `context`.
-    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<SrpVerifier> {
+    pub fn open(&self, context: &str, sealed: &SealedVerifier) -> Result<SrpVerifier> {
         let bad = || Error::internal("opening verifier", "corrupt or foreign sealed verifier");
+        let sealed = sealed.to_bytes().ok_or_else(bad)?;
         let (&format, rest) = sealed.split_first().ok_or_else(bad)?;
         if format != SEALED_VERIFIER_V1 || rest.len() < NONCE_LEN {
             return Err(bad());
@@ -188,13 +190,14 @@ mod tests {
         let cipher = VerifierCipher::new(&VerifierCipher::generate_data_key().unwrap()).unwrap();
         let verifier = SrpVerifier::generate("AbCdEfGhI", "alice", "Correct-Horse-9!").unwrap();
         let sealed = cipher.seal("pool\0sub-1", &verifier).unwrap();
-        assert!(!sealed.windows(verifier.verifier.len()).any(|w| w == verifier.verifier.as_slice()));
+        let bytes = sealed.to_bytes().unwrap();
+        assert!(!bytes.windows(verifier.verifier.len()).any(|w| w == verifier.verifier.as_slice()));
         let opened = cipher.open("pool\0sub-1", &sealed).unwrap();
         assert_eq!((opened.salt, opened.verifier), (verifier.salt.clone(), verifier.verifier.clone()));
         assert!(cipher.open("pool\0sub-2", &sealed).is_err());
-        let mut tampered = sealed.clone();
+        let mut tampered = bytes.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert!(cipher.open("pool\0sub-1", &tampered).is_err());
+        assert!(cipher.open("pool\0sub-1", &SealedVerifier::from_bytes(&tampered)).is_err());
     }
 }

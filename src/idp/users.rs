@@ -12,7 +12,7 @@ use crate::auth::password::PasswordPolicy;
 use crate::auth::srp::SrpVerifier;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
-use crate::store::records::{now_epoch, User, UserPool, UserStatus};
+use crate::store::records::{now_epoch, SealedVerifier, User, UserPool, UserStatus};
 
 const DAY_SECS: f64 = 86_400.0;
 
@@ -95,7 +95,7 @@ pub async fn sealed_verifier(
     user_key: &str,
     username: &str,
     password: &str,
-) -> Result<Vec<u8>> {
+) -> Result<SealedVerifier> {
     PasswordPolicy::of_pool(&pool.settings).check(password)?;
     let (short, id, pw) = (pool.name_short().to_owned(), username.to_owned(), password.to_owned());
     let verifier = app

@@ -117,10 +117,28 @@ pub struct User {
     pub modified: EpochSeconds,
     /// The SRP verifier (salt, v) sealed under the directory's data key; `None` until a
     /// password is set.
-    #[serde(with = "base64_bytes::optional")]
-    pub password: Option<Vec<u8>>,
+    pub password: Option<SealedVerifier>,
     /// When a temporary password stops working (admin-created users).
     pub temporary_password_expires: Option<EpochSeconds>,
+}
+
+/// A sealed SRP verifier as stored: standard base64 text, decoded only when a sign-in opens it
+/// (listing users never pays for it). Made and opened by `auth::password::VerifierCipher`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SealedVerifier(String);
+
+impl SealedVerifier {
+    pub fn from_bytes(sealed: &[u8]) -> Self {
+        use base64::Engine;
+        Self(base64::engine::general_purpose::STANDARD.encode(sealed))
+    }
+
+    /// The sealed bytes; `None` if the stored text is not base64.
+    pub fn to_bytes(&self) -> Option<Vec<u8>> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(&self.0).ok()
+    }
 }
 
 /// One completed authentication (the origin of a refresh token and of the ID and access tokens
