@@ -13,7 +13,7 @@ use super::tokens;
 use crate::app::App;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
-use crate::store::records::{now_epoch, AppClient, User, UserPool, UserStatus};
+use crate::store::records::{now_epoch, unix_now, AppClient, User, UserPool, UserStatus};
 use crate::store::users::RefreshLookup;
 
 /// How long a `Session` or `SECRET_BLOCK` stays valid when the client does not say
@@ -273,9 +273,8 @@ async fn password_verifier(req: &SignInRequest<'_>, responses: &Map<String, Valu
     if req.pool.user_key(username) != user_key {
         return Err(incorrect_password());
     }
-    let fresh = srp::parse_timestamp(timestamp).is_some_and(|t| {
-        (t.unix_timestamp() - time::OffsetDateTime::now_utc().unix_timestamp()).abs() <= TIMESTAMP_SKEW_SECS
-    });
+    let fresh =
+        srp::parse_timestamp(timestamp).is_some_and(|t| (t.unix_timestamp() - unix_now()).abs() <= TIMESTAMP_SKEW_SECS);
     if !fresh {
         return Err(Error::new(
             ErrorKind::NotAuthorized,
@@ -415,7 +414,7 @@ async fn refresh(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Result
     if key.pool_id != req.pool.id || sign_in.client_id != req.client.id {
         return Err(invalid());
     }
-    if sign_in.refresh_expires < time::OffsetDateTime::now_utc().unix_timestamp() {
+    if sign_in.refresh_expires < unix_now() {
         return Err(Error::new(ErrorKind::NotAuthorized, "Refresh Token has expired"));
     }
     let user =
@@ -441,12 +440,8 @@ pub fn verifier_context(pool: &UserPool, user_key: &str) -> String {
 
 /// Required schema attributes (other than `sub`) the user lacks and `given` does not supply.
 fn missing_required(pool: &UserPool, user: &User, given: &Map<String, Value>) -> Vec<String> {
-    let schema = pool.settings.get("SchemaAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
-    schema
-        .iter()
-        .filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true))
-        .filter_map(|a| a.get("Name").and_then(Value::as_str))
-        .filter(|name| *name != "sub" && !user.attributes.contains_key(*name) && !given.contains_key(*name))
+    pool.required_attribute_names()
+        .filter(|name| !user.attributes.contains_key(*name) && !given.contains_key(*name))
         .map(str::to_owned)
         .collect()
 }

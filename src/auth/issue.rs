@@ -6,17 +6,13 @@ use serde_json::{json, Map, Value};
 use super::tokens::{self, TokenContext, TokenLifetimes};
 use crate::app::App;
 use crate::protocol::error::{Error, Result};
-use crate::store::records::{AppClient, SignIn, User, UserPool};
+use crate::store::records::{unix_now, AppClient, SignIn, User, UserPool};
 use crate::store::users::SignInKey;
 
 /// Where a set of tokens comes from: a fresh authentication, or a refresh of an earlier one.
 pub enum Origin {
     Fresh,
     Refresh { origin_jti: String, auth_time: i64 },
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The pool's issuer: `{public base URL}/{pool id}`.
@@ -36,7 +32,7 @@ pub async fn issue_tokens(
 ) -> Result<Value> {
     let kid = pool.signing_keys.first().cloned().ok_or_else(|| Error::internal("issuing tokens", "pool has no key"))?;
     let lifetimes = TokenLifetimes::of_client(&client.settings);
-    let now = now();
+    let now = unix_now();
     let (origin_jti, auth_time, fresh) = match origin {
         Origin::Fresh => (uuid::Uuid::new_v4().to_string(), now, true),
         Origin::Refresh { origin_jti, auth_time } => (origin_jti, auth_time, false),

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::error::{Error, ErrorKind, Result};
+use crate::store::records::unix_now;
 
 /// What a sealed value is for; a value sealed for one purpose never opens as another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,10 +62,6 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// Consumed ids are pruned of expired entries whenever the set reaches this size (and doubles).
 const PRUNE_AT: usize = 4096;
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Cognito's answer to a Session that does not open.
 pub fn invalid_session() -> Error {
     Error::new(ErrorKind::NotAuthorized, "Invalid session for the user.")
@@ -86,7 +83,7 @@ impl SessionSealer {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut id).map_err(|_| Error::internal("sealing session", "no randomness"))?;
         self.rng.fill(&mut nonce).map_err(|_| Error::internal("sealing session", "no randomness"))?;
-        let envelope = Envelope { id, exp: now() + ttl_secs, body };
+        let envelope = Envelope { id, exp: unix_now() + ttl_secs, body };
         let mut buf = serde_json::to_vec(&envelope).map_err(|e| Error::internal("sealing session", e))?;
         self.key
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(purpose.aad()), &mut buf)
@@ -109,7 +106,7 @@ impl SessionSealer {
         let mut buf = ciphertext.to_vec();
         let plain = self.key.open_in_place(nonce, Aad::from(purpose.aad()), &mut buf).map_err(|_| invalid_session())?;
         let envelope: Envelope<T> = serde_json::from_slice(plain).map_err(|_| invalid_session())?;
-        if envelope.exp < now() {
+        if envelope.exp < unix_now() {
             return Err(Error::new(ErrorKind::NotAuthorized, "Invalid session for the user, session is expired."));
         }
         Ok(Opened { id: envelope.id, expires: envelope.exp, body: envelope.body })
@@ -119,7 +116,7 @@ impl SessionSealer {
     pub fn consume<T>(&self, opened: &Opened<T>) -> Result<()> {
         let mut consumed = self.consumed.lock().map_err(|_| Error::internal("session replay set", "poisoned"))?;
         if consumed.len() >= PRUNE_AT {
-            let t = now();
+            let t = unix_now();
             consumed.retain(|_, exp| *exp >= t);
         }
         if consumed.insert(opened.id, opened.expires).is_some() {

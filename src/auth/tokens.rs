@@ -33,19 +33,23 @@ impl TokenLifetimes {
         let seconds = |member: &str, unit_key: &str, default: i64| {
             let value = settings.get(member).and_then(Value::as_i64);
             let unit = units.and_then(|u| u.get(unit_key)).and_then(Value::as_str).unwrap_or("hours");
-            let per = match unit {
-                "seconds" => 1,
-                "minutes" => 60,
-                "hours" => 3600,
-                _ => 86_400,
-            };
-            value.map_or(default, |v| v.saturating_mul(per))
+            value.map_or(default, |v| v.saturating_mul(seconds_per_unit(unit)))
         };
         Self {
             access: seconds("AccessTokenValidity", "AccessToken", 3600),
             id: seconds("IdTokenValidity", "IdToken", 3600),
             refresh: seconds("RefreshTokenValidity", "RefreshToken", 30 * 86_400),
         }
+    }
+}
+
+/// Seconds in one `TokenValidityUnits` unit (`seconds`, `minutes`, `hours`, `days`).
+pub fn seconds_per_unit(unit: &str) -> i64 {
+    match unit {
+        "seconds" => 1,
+        "minutes" => 60,
+        "hours" => 3600,
+        _ => 86_400,
     }
 }
 

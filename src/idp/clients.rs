@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::{object, page_size, pool_id_of, str_member};
 use crate::app::App;
+use crate::auth::tokens::seconds_per_unit;
 use crate::ids::{generate_client_secret, ClientId};
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::records::{now_epoch, AppClient};
@@ -50,15 +51,6 @@ fn default_setting(name: &str) -> Option<Value> {
     })
 }
 
-fn seconds_per(unit: &str) -> i64 {
-    match unit {
-        "seconds" => 1,
-        "minutes" => 60,
-        "hours" => 3600,
-        _ => 86_400,
-    }
-}
-
 /// (validity member, unit key, unit when a validity is given without one, unit of the default
 /// validity, lower and upper bound in seconds, label): access and ID tokens live 5 min–1 day,
 /// refresh tokens 1 hour–10 years.
@@ -90,7 +82,7 @@ fn check_token_validity(settings: &Map<String, Value>) -> Result<()> {
     for (member, token, _, _, min, max, label) in TOKEN_VALIDITY {
         let Some(value) = settings.get(member).and_then(Value::as_i64) else { continue };
         let unit = units.and_then(|u| u.get(token)).and_then(Value::as_str).unwrap_or("hours");
-        let seconds = value.saturating_mul(seconds_per(unit));
+        let seconds = value.saturating_mul(seconds_per_unit(unit));
         if !(min..=max).contains(&seconds) {
             return Err(Error::invalid_parameter(format!(
                 "{label} validity must be between {min} and {max} seconds; got {value} {unit}."

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use super::users::attribute_list;
-use super::{object, pool_id_of, str_member};
+use super::{object, str_member};
 use crate::app::App;
 use crate::auth::access;
 use crate::auth::tokens::refresh_token_hash;
@@ -28,12 +28,8 @@ pub async fn global_sign_out(app: &App, body: Value) -> Result<Value> {
 
 pub async fn admin_user_global_sign_out(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let pool = app.directory.pool(&pool_id_of(&input))?.record;
-    let user_key = pool.user_key(str_member(&input, "Username"));
-    if app.directory.user(&pool.id, &user_key)?.is_none() {
-        return Err(Error::new(ErrorKind::UserNotFound, "User does not exist."));
-    }
-    app.directory.revoke_all_sign_ins(&pool.id, &user_key)?;
+    let t = super::users::target(app, &input)?;
+    app.directory.revoke_all_sign_ins(&t.pool.id, &t.user_key)?;
     Ok(json!({}))
 }
 

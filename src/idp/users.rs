@@ -23,12 +23,7 @@ fn user_missing() -> Error {
 /// `[{Name, Value}]` as a map, checked against the pool's schema: every name must be a schema
 /// attribute, and `sub` is never set by a caller.
 fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, String>> {
-    let schema: Vec<&str> = pool
-        .settings
-        .get("SchemaAttributes")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.get("Name").and_then(Value::as_str)).collect())
-        .unwrap_or_default();
+    let schema: Vec<&str> = pool.schema_attribute_names().collect();
     let mut out = BTreeMap::new();
     for entry in list.and_then(Value::as_array).into_iter().flatten() {
         let name = entry.get("Name").and_then(Value::as_str).unwrap_or_default();
@@ -50,12 +45,9 @@ fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<Str
 
 /// Required schema attributes (other than `sub`) missing from `attributes`, as SignUp reports them.
 fn check_required(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Result<()> {
-    let schema = pool.settings.get("SchemaAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
-    let missing: Vec<String> = schema
-        .iter()
-        .filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true))
-        .filter_map(|a| a.get("Name").and_then(Value::as_str))
-        .filter(|n| *n != "sub" && !attributes.contains_key(*n))
+    let missing: Vec<String> = pool
+        .required_attribute_names()
+        .filter(|n| !attributes.contains_key(*n))
         .map(|n| format!("{n}: The attribute {n} is required"))
         .collect();
     if missing.is_empty() {
@@ -106,14 +98,14 @@ pub async fn sealed_verifier(
     app.auth.verifiers.seal(&verifier_context(pool, user_key), &verifier)
 }
 
-struct Target {
-    pool: UserPool,
-    user_key: String,
-    user: Versioned<User>,
+pub(super) struct Target {
+    pub pool: UserPool,
+    pub user_key: String,
+    pub user: Versioned<User>,
 }
 
 /// The pool and user an Admin* operation names (`UserPoolId`, `Username`).
-fn target(app: &App, input: &Map<String, Value>) -> Result<Target> {
+pub(super) fn target(app: &App, input: &Map<String, Value>) -> Result<Target> {
     let pool = app.directory.pool(&pool_id_of(input))?.record;
     let user_key = pool.user_key(str_member(input, "Username"));
     let user = app.directory.user(&pool.id, &user_key)?.ok_or_else(user_missing)?;

@@ -12,6 +12,11 @@ use crate::ids::{ClientId, KeyId, PoolId};
 /// Seconds since the epoch with milliseconds, as Cognito's JSON timestamps.
 pub type EpochSeconds = f64;
 
+/// Whole seconds since the epoch (token `iat`/`exp`, expiries).
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 pub fn now_epoch() -> EpochSeconds {
     let now = time::OffsetDateTime::now_utc();
     (now.unix_timestamp_nanos() / 1_000_000) as f64 / 1000.0
@@ -44,6 +49,23 @@ impl UserPool {
         } else {
             username.to_lowercase()
         }
+    }
+
+    /// The names of the pool's schema attributes (standard and `custom:`).
+    pub fn schema_attribute_names(&self) -> impl Iterator<Item = &str> {
+        self.schema_attributes().filter_map(|a| a.get("Name").and_then(Value::as_str))
+    }
+
+    /// The schema attributes a user must have, other than `sub` (which every user has).
+    pub fn required_attribute_names(&self) -> impl Iterator<Item = &str> {
+        self.schema_attributes()
+            .filter(|a| a.get("Required").and_then(Value::as_bool) == Some(true))
+            .filter_map(|a| a.get("Name").and_then(Value::as_str))
+            .filter(|name| *name != "sub")
+    }
+
+    fn schema_attributes(&self) -> impl Iterator<Item = &Value> {
+        self.settings.get("SchemaAttributes").and_then(Value::as_array).into_iter().flatten()
     }
 
     /// The part of the pool id after `_` (SRP's `poolNameShort`).
