@@ -376,16 +376,8 @@ class Daemon:
 
     def list_all_pools(self, client=None) -> list[dict]:
         """Every pool, following NextToken (raw signed calls, independent of boto3)."""
-        pools, token = [], None
-        while True:
-            body = {"MaxResults": 60}
-            if token:
-                body["NextToken"] = token
-            out = self.call("ListUserPools", body)
-            pools.extend(out["UserPools"])
-            token = out.get("NextToken")
-            if not token:
-                return pools
+        pages = walk_pages(lambda **body: self.call("ListUserPools", body), max_pages=1000, MaxResults=60)
+        return [p for page in pages for p in page["UserPools"]]
 
     def close(self) -> None:
         self.kill()
@@ -417,6 +409,19 @@ def signing_clock(when: datetime.datetime | None):
 
 def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def walk_pages(call, token_key: str = "NextToken", max_pages: int = 100, **kwargs) -> list[dict]:
+    """Every page of a paginated call, following `token_key` from each response into the next
+    request; fails if the listing has not ended after `max_pages` pages."""
+    pages, token = [], None
+    while True:
+        page = call(**kwargs, **({token_key: token} if token else {}))
+        pages.append(page)
+        token = page.get(token_key)
+        if not token:
+            return pages
+        assert len(pages) < max_pages, "pagination does not end"
 
 
 def error_code(exc: ClientError) -> str:

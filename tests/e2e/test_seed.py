@@ -4,7 +4,7 @@ the daemon then serves them like users created through the API."""
 import subprocess
 import time
 
-from conftest import BIN, GENEROUS_LIMITS, raises_code
+from conftest import BIN, GENEROUS_LIMITS, raises_code, walk_pages
 
 USERS = 20_000
 REAL = 5
@@ -60,16 +60,8 @@ def test_seed_bulk_loads_users_that_the_daemon_serves(make_daemon):
     d.start()
     c = d.client()
 
-    usernames, token = [], None
-    while True:
-        kw = {"UserPoolId": pool_id, "Limit": 60}
-        if token:
-            kw["PaginationToken"] = token
-        page = c.list_users(**kw)
-        usernames.extend(u["Username"] for u in page["Users"])
-        token = page.get("PaginationToken")
-        if not token:
-            break
+    pages = walk_pages(c.list_users, "PaginationToken", max_pages=1000, UserPoolId=pool_id, Limit=60)
+    usernames = [u["Username"] for page in pages for u in page["Users"]]
     assert len(usernames) == USERS + 1
     assert len(set(usernames)) == USERS + 1
     assert "user0000000" in usernames and f"user{USERS - 1:07}" in usernames and "existing" in usernames

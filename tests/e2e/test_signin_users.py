@@ -10,7 +10,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import raises_code
+from conftest import raises_code, walk_pages
 from signin_helpers import (
     NEW_PASSWORD,
     PASSWORD,
@@ -240,20 +240,12 @@ def test_list_users_with_limit_and_pagination_token(signin_pool):
     unconfirmed = sp.username("list-unconfirmed")
     made[unconfirmed] = c.sign_up(ClientId=sp.public.client_id, Username=unconfirmed, Password=PASSWORD)["UserSub"]
 
-    seen, token, pages = [], None, 0
-    while True:
-        kwargs = {"UserPoolId": sp.pool_id, "Limit": 2}
-        if token:
-            kwargs["PaginationToken"] = token
-        page = c.list_users(**kwargs)
-        pages += 1
+    pages = walk_pages(c.list_users, "PaginationToken", max_pages=10, UserPoolId=sp.pool_id, Limit=2)
+    seen = []
+    for page in pages:
         assert len(page["Users"]) <= 2
         seen.extend(page["Users"])
-        token = page.get("PaginationToken")
-        if not token:
-            break
-        assert pages < 10, "pagination does not end"
-    assert pages >= 3
+    assert len(pages) >= 3
     names = [u["Username"] for u in seen]
     assert len(names) == len(set(names)), names
     assert set(names) == set(made)

@@ -4,7 +4,7 @@ through a filtered listing, and Cognito's refusal of attributes it cannot filter
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_code
+from conftest import error_code, walk_pages
 from signin_helpers import make_signin_pool, delete_pool
 
 
@@ -45,15 +45,10 @@ def test_filtered_listing_pages(pool, cognito):
     for i in range(7):
         cognito.admin_create_user(UserPoolId=pool.pool_id, Username=f"p{i}", MessageAction="SUPPRESS",
                                   UserAttributes=[{"Name": "email", "Value": f"{'x' if i % 2 else 'y'}{i}@e.com"}])
-    seen, token = [], None
-    while True:
-        kw = {"PaginationToken": token} if token else {}
-        page = cognito.list_users(UserPoolId=pool.pool_id, Filter='email ^= "x"', Limit=2, **kw)
+    seen = []
+    for page in walk_pages(cognito.list_users, "PaginationToken", UserPoolId=pool.pool_id, Filter='email ^= "x"', Limit=2):
         assert len(page["Users"]) <= 2
         seen += usernames(page)
-        token = page.get("PaginationToken")
-        if not token:
-            break
     assert sorted(seen) == ["p1", "p3", "p5"]
 
 
