@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::issue::{issue_tokens, Origin};
+use super::issue::{issue_tokens, Minting, Origin};
 use super::password::PasswordPolicy;
 use super::session::{invalid_session, Purpose};
 use super::srp::{self, SessionKey, SrpVerifier};
@@ -300,14 +300,40 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
     req.check_secret_hash(params, &[username])?;
     let user_key = req.pool.user_key(username);
     let (found, verifier, user_id_for_srp) = req.verifier_of(&user_key, username)?;
+    // A user who gets tokens straight away has them minted in the same worker job as the
+    // check, only if the password matches.
+    let minting = match found.as_ref().map(|u| &u.record) {
+        Some(user) if gets_tokens_at_once(user) => {
+            Some(Minting::prepare(req.app, req.pool, req.client, user, &user_key, Origin::Fresh)?)
+        }
+        _ => None,
+    };
     let pool_short = req.pool.name_short().to_owned();
-    let matches =
-        req.app.on_worker(move || Ok(verifier.matches_password(&pool_short, &user_id_for_srp, &password))).await?;
+    let (matches, tokens) = req
+        .app
+        .on_worker(move || {
+            let matches = verifier.matches_password(&pool_short, &user_id_for_srp, &password);
+            let tokens = match minting {
+                Some(minting) if matches => Some(minting.run()?),
+                _ => None,
+            };
+            Ok((matches, tokens))
+        })
+        .await?;
     let Some(user) = found else { return Err(req.no_such_user()) };
     if !matches {
         return Err(incorrect_password());
     }
-    after_password(req, user.record, &user_key).await
+    match tokens {
+        Some(result) => Ok(Step::Authenticated(result)),
+        None => after_password(req, user.record, &user_key).await,
+    }
+}
+
+/// A user whose correct password ends the sign-in with tokens (no refusal, no challenge):
+/// the `Confirmed` arm of [`after_password`].
+fn gets_tokens_at_once(user: &User) -> bool {
+    user.enabled && user.status == UserStatus::Confirmed
 }
 
 /// What follows a correct password: refusal for the account's state, the new-password

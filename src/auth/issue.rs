@@ -1,13 +1,18 @@
-//! Minting a sign-in's tokens: the ID and access tokens signed inside the HSM (both on one worker
-//! job), the refresh token and the sign-in record that makes them revocable.
+//! Minting a sign-in's tokens: the ID and access tokens signed inside the HSM and the sign-in
+//! record that makes them revocable, all on one worker job, plus the refresh token.
+
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use super::tokens::{self, TokenContext, TokenLifetimes};
 use crate::app::App;
+use crate::hsm::KeyVault;
+use crate::ids::KeyId;
 use crate::protocol::error::{Error, Result};
 use crate::store::records::{unix_now, AppClient, SignIn, User, UserPool};
 use crate::store::users::SignInKey;
+use crate::store::Directory;
 
 /// Where a set of tokens comes from: a fresh authentication, or a refresh of an earlier one.
 pub enum Origin {
@@ -20,8 +25,105 @@ pub fn issuer(app: &App, pool: &UserPool) -> String {
     format!("{}/{}", app.config.public_url().trim_end_matches('/'), pool.id)
 }
 
-/// Signs ID and access tokens for `user` and, for a fresh authentication, records the sign-in
-/// and returns a refresh token too. The result is Cognito's `AuthenticationResult`.
+/// A sign-in's tokens, prepared on the reactor (claims, signing inputs, refresh token); [`run`]
+/// does the blocking rest on a worker thread: both HSM signatures and, for a fresh
+/// authentication, the sign-in record. Callers that already run a worker job for the sign-in
+/// (the password check) run it inside that job, so a sign-in crosses threads once.
+///
+/// [`run`]: Minting::run
+pub struct Minting {
+    kid: KeyId,
+    id_input: String,
+    access_input: String,
+    access_expires_in: i64,
+    /// Fresh authentications only: the refresh token handed out and the record behind it.
+    sign_in: Option<(String, SignInKey, SignIn)>,
+    vault: Arc<dyn KeyVault>,
+    directory: Directory,
+}
+
+impl Minting {
+    pub fn prepare(
+        app: &App,
+        pool: &UserPool,
+        client: &AppClient,
+        user: &User,
+        user_key: &str,
+        origin: Origin,
+    ) -> Result<Self> {
+        let kid =
+            pool.signing_keys.first().cloned().ok_or_else(|| Error::internal("issuing tokens", "pool has no key"))?;
+        let lifetimes = TokenLifetimes::of_client(&client.settings);
+        let now = unix_now();
+        let (origin_jti, auth_time, fresh) = match origin {
+            Origin::Fresh => (uuid::Uuid::new_v4().to_string(), now, true),
+            Origin::Refresh { origin_jti, auth_time } => (origin_jti, auth_time, false),
+        };
+        let ctx = TokenContext {
+            issuer: issuer(app, pool),
+            client_id: client.id.as_str(),
+            user,
+            groups: &[],
+            origin_jti: &origin_jti,
+            auth_time,
+            event_id: uuid::Uuid::new_v4().to_string(),
+            now,
+            lifetimes,
+        };
+        let id_input = tokens::signing_input(kid.as_str(), &tokens::id_token_claims(&ctx));
+        let access_input = tokens::signing_input(kid.as_str(), &tokens::access_token_claims(&ctx));
+        let sign_in = if fresh {
+            let (refresh_token, refresh_hash) = tokens::new_refresh_token()?;
+            let key = SignInKey { pool_id: pool.id.clone(), user_key: user_key.to_owned(), origin_jti };
+            let record = SignIn {
+                client_id: client.id.clone(),
+                sub: user.sub.clone(),
+                auth_time,
+                refresh_hash,
+                refresh_expires: now.saturating_add(lifetimes.refresh),
+            };
+            Some((refresh_token, key, record))
+        } else {
+            None
+        };
+        Ok(Self {
+            kid,
+            id_input,
+            access_input,
+            access_expires_in: lifetimes.access,
+            sign_in,
+            vault: app.vault.clone(),
+            directory: app.directory.clone(),
+        })
+    }
+
+    /// Signs both tokens and records the sign-in; blocking, for a worker thread. The result is
+    /// Cognito's `AuthenticationResult`.
+    pub fn run(self) -> Result<Value> {
+        let sign = |input: &str| {
+            let signature = self
+                .vault
+                .sign_rs256(self.kid.as_str(), input.as_bytes())
+                .map_err(|e| Error::internal("signing tokens", e))?;
+            Ok::<_, Error>(tokens::compact_jws(input, &signature))
+        };
+        let id_token = sign(&self.id_input)?;
+        let access_token = sign(&self.access_input)?;
+        let mut result = Map::new();
+        result.insert("AccessToken".into(), json!(access_token));
+        result.insert("ExpiresIn".into(), json!(self.access_expires_in));
+        result.insert("TokenType".into(), json!("Bearer"));
+        if let Some((refresh_token, key, record)) = &self.sign_in {
+            self.directory.record_sign_in(key, record)?;
+            result.insert("RefreshToken".into(), json!(refresh_token));
+        }
+        result.insert("IdToken".into(), json!(id_token));
+        Ok(Value::Object(result))
+    }
+}
+
+/// Signs ID and access tokens for `user` on a worker and, for a fresh authentication, records
+/// the sign-in and returns a refresh token too.
 pub async fn issue_tokens(
     app: &App,
     pool: &UserPool,
@@ -30,51 +132,6 @@ pub async fn issue_tokens(
     user_key: &str,
     origin: Origin,
 ) -> Result<Value> {
-    let kid = pool.signing_keys.first().cloned().ok_or_else(|| Error::internal("issuing tokens", "pool has no key"))?;
-    let lifetimes = TokenLifetimes::of_client(&client.settings);
-    let now = unix_now();
-    let (origin_jti, auth_time, fresh) = match origin {
-        Origin::Fresh => (uuid::Uuid::new_v4().to_string(), now, true),
-        Origin::Refresh { origin_jti, auth_time } => (origin_jti, auth_time, false),
-    };
-    let ctx = TokenContext {
-        issuer: issuer(app, pool),
-        client_id: client.id.as_str(),
-        user,
-        groups: &[],
-        origin_jti: &origin_jti,
-        auth_time,
-        event_id: uuid::Uuid::new_v4().to_string(),
-        now,
-        lifetimes,
-    };
-    let id_input = tokens::signing_input(kid.as_str(), &tokens::id_token_claims(&ctx));
-    let access_input = tokens::signing_input(kid.as_str(), &tokens::access_token_claims(&ctx));
-    let (id_token, access_token) = app
-        .with_vault("signing tokens", move |vault| {
-            let id_sig = vault.sign_rs256(kid.as_str(), id_input.as_bytes())?;
-            let access_sig = vault.sign_rs256(kid.as_str(), access_input.as_bytes())?;
-            Ok((tokens::compact_jws(&id_input, &id_sig), tokens::compact_jws(&access_input, &access_sig)))
-        })
-        .await?;
-
-    let mut result = Map::new();
-    result.insert("AccessToken".into(), json!(access_token));
-    result.insert("ExpiresIn".into(), json!(lifetimes.access));
-    result.insert("TokenType".into(), json!("Bearer"));
-    if fresh {
-        let (refresh_token, refresh_hash) = tokens::new_refresh_token()?;
-        let key = SignInKey { pool_id: pool.id.clone(), user_key: user_key.to_owned(), origin_jti };
-        let sign_in = SignIn {
-            client_id: client.id.clone(),
-            sub: user.sub.clone(),
-            auth_time,
-            refresh_hash,
-            refresh_expires: now.saturating_add(lifetimes.refresh),
-        };
-        app.directory.record_sign_in(&key, &sign_in)?;
-        result.insert("RefreshToken".into(), json!(refresh_token));
-    }
-    result.insert("IdToken".into(), json!(id_token));
-    Ok(Value::Object(result))
+    let minting = Minting::prepare(app, pool, client, user, user_key, origin)?;
+    app.on_worker(move || minting.run()).await
 }

@@ -115,11 +115,25 @@ enum Mutation {
     Delete(Table, Vec<u8>),
 }
 
+/// How durable a commit is when it is acknowledged.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The WAL is fsynced first (unless `store.sync_writes` is off): survives power loss.
+    #[default]
+    Synced,
+    /// Written to the WAL through the OS but not fsynced: survives `kill -9` of the daemon, not
+    /// a power loss (until the next synced commit or flush, which persists it too). Only for
+    /// records whose loss fails safe: a sign-in that vanishes makes its tokens stop working.
+    /// Revocations are never written this way.
+    ProcessCrashSafe,
+}
+
 /// Puts and deletes applied atomically, all or nothing, after every precondition holds.
 #[derive(Debug, Default, Clone)]
 pub struct WriteSet {
     preconditions: Vec<Precondition>,
     mutations: Vec<Mutation>,
+    durability: Durability,
 }
 
 impl WriteSet {
@@ -136,6 +150,10 @@ impl WriteSet {
     }
     pub fn delete(&mut self, table: Table, key: Vec<u8>) -> &mut Self {
         self.mutations.push(Mutation::Delete(table, key));
+        self
+    }
+    pub fn durability(&mut self, durability: Durability) -> &mut Self {
+        self.durability = durability;
         self
     }
 }

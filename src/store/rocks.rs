@@ -8,7 +8,7 @@ use rocksdb::{
     TransactionDBOptions, TransactionOptions, WriteBatchWithTransaction, WriteOptions,
 };
 
-use super::{CommitError, KvStore, Mutation, Page, Precondition, StoreError, Table, WriteSet};
+use super::{CommitError, Durability, KvStore, Mutation, Page, Precondition, StoreError, Table, WriteSet};
 
 type Db = TransactionDB<MultiThreaded>;
 
@@ -95,7 +95,7 @@ impl KvStore for RocksStore {
 
     fn commit(&self, writes: WriteSet) -> Result<(), CommitError> {
         let mut wo = WriteOptions::default();
-        wo.set_sync(self.sync_writes);
+        wo.set_sync(self.sync_writes && writes.durability == Durability::Synced);
         let txn = self.db.transaction_opt(&wo, &TransactionOptions::default());
         for (i, p) in writes.preconditions.iter().enumerate() {
             let holds = match p {

@@ -3,7 +3,7 @@
 
 use super::directory::{decode, encode, pool_missing, Directory, Listing, Versioned};
 use super::records::{SignIn, User};
-use super::{pool_prefix, scoped_key, Precondition, Table, WriteSet};
+use super::{pool_prefix, scoped_key, Durability, Precondition, Table, WriteSet};
 use crate::ids::PoolId;
 use crate::protocol::error::{Error, ErrorKind, Result};
 
@@ -184,9 +184,11 @@ impl Directory {
     // ----- sign-ins -----
 
     /// Records a completed authentication and its refresh token's hash; the user must still
-    /// exist (a sign-in racing a delete loses).
+    /// exist (a sign-in racing a delete loses). Not fsynced ([`Durability::ProcessCrashSafe`]):
+    /// a sign-in lost to a power failure only means its tokens stop working.
     pub fn record_sign_in(&self, key: &SignInKey, sign_in: &SignIn) -> Result<()> {
         let mut w = WriteSet::new();
+        w.durability(Durability::ProcessCrashSafe);
         w.require(Precondition::Present(Table::Users, user_table_key(&key.pool_id, &key.user_key)));
         w.put(Table::SignIns, key.encode(), encode(sign_in)?);
         w.put(Table::RefreshTokens, sign_in.refresh_hash.clone(), key.encode());
