@@ -2,6 +2,7 @@
 right after its 200."""
 
 from conftest import ACCOUNT_ID, raises_code
+from signin_helpers import make_signin_pool
 
 
 def strip_metadata(resp):
@@ -88,3 +89,24 @@ def test_jwks_identical_across_restart_and_kill(make_daemon):
     assert {p: d.jwks(p) for p in pools} == before
     d.kill9()
     assert {p: d.jwks(p) for p in pools} == before
+
+
+def test_kill9_right_after_sign_in_keeps_its_tokens_and_revocations(make_daemon):
+    """Sign-in records are written without an fsync (a power loss may drop them, which only makes
+    their tokens stop working), but an acknowledged sign-in still survives the daemon's SIGKILL;
+    a sign-out (synced) does too."""
+    d = make_daemon()
+    sp = make_signin_pool(d, d.client())
+    kept, signed_out = sp.create_user(), sp.create_user()
+    first = sp.password_auth(kept["Username"])["AuthenticationResult"]
+    second = sp.password_auth(signed_out["Username"])["AuthenticationResult"]
+    sp.cognito.global_sign_out(AccessToken=second["AccessToken"])
+    d.kill9()
+    sp.cognito = d.client()
+    assert sp.cognito.get_user(AccessToken=first["AccessToken"])["Username"] == kept["Username"]
+    refreshed = sp.refresh(first["RefreshToken"])["AuthenticationResult"]
+    assert sp.cognito.get_user(AccessToken=refreshed["AccessToken"])["Username"] == kept["Username"]
+    with raises_code("NotAuthorizedException", "Refresh Token has been revoked"):
+        sp.refresh(second["RefreshToken"])
+    with raises_code("NotAuthorizedException"):
+        sp.cognito.get_user(AccessToken=second["AccessToken"])
