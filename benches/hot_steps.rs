@@ -16,7 +16,7 @@ use portcullis::hsm::{HsmSettings, KeyVault, Pkcs11Vault};
 use portcullis::ids::PoolId;
 use portcullis::protocol::model::cognito_idp;
 use portcullis::store::records::{now_epoch, UserPool};
-use portcullis::store::{Directory, RocksStore};
+use portcullis::store::{Directory, RocksStore, StoreMemory};
 
 /// A fresh SoftHSM token in a temporary directory (the module reads `SOFTHSM2_CONF` once per
 /// process, so every bench shares this one).
@@ -66,7 +66,7 @@ fn hsm_sign(c: &mut Criterion) {
 
 fn store_read(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = RocksStore::open(dir.path(), true).expect("open RocksDB");
+    let store = RocksStore::open(dir.path(), true, StoreMemory::SMALL).expect("open RocksDB");
     let directory = Directory::new(Arc::new(store));
     let pool = UserPool {
         id: PoolId::generate("us-east-1"),

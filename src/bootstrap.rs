@@ -146,7 +146,7 @@ pub fn open_vault(config: &Config) -> Result<Arc<dyn KeyVault>, String> {
 pub fn open_directory(config: &Config) -> Result<Directory, String> {
     let db = config.db_dir();
     create_dir(&db)?;
-    let store = RocksStore::open(&db, config.storage.sync_writes).map_err(|e| {
+    let store = RocksStore::open(&db, config.storage.sync_writes, config.store_memory()).map_err(|e| {
         if e.0.contains("/LOCK") {
             format!(
                 "the database {} is in use by another process (a running portcullis daemon?); \

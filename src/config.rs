@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ratelimit::QuotaCategory;
+use crate::store::StoreMemory;
 
 /// A configuration problem, reported at start-up as `config: <key>: <reason>`.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,10 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// fsync the WAL before acknowledging a write.
     pub sync_writes: bool,
+    /// RocksDB's block cache (data, index and filter blocks), shared by all tables.
+    pub block_cache_mb: usize,
+    /// All of RocksDB's memtables together.
+    pub write_buffer_mb: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,7 +167,7 @@ impl Default for ServerConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("data"), sync_writes: true }
+        Self { data_dir: PathBuf::from("data"), sync_writes: true, block_cache_mb: 64, write_buffer_mb: 64 }
     }
 }
 
@@ -274,6 +279,12 @@ impl Config {
         if self.workers.queue_capacity == 0 {
             return Err(bad("workers.queue_capacity", "must be at least 1"));
         }
+        if self.storage.block_cache_mb == 0 {
+            return Err(bad("storage.block_cache_mb", "must be at least 1"));
+        }
+        if self.storage.write_buffer_mb < 2 {
+            return Err(bad("storage.write_buffer_mb", "must be at least 2"));
+        }
         for (i, key) in self.admin.access_keys.iter().enumerate() {
             if key.id.len() < 16 || !key.id.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Err(bad(&format!("admin.access_keys[{i}].id"), "must be 16+ ASCII letters and digits"));
@@ -325,6 +336,14 @@ impl Config {
     pub fn pkcs11_module(&self) -> PathBuf {
         self.hsm.module.clone().unwrap_or_else(default_pkcs11_module)
     }
+    /// RocksDB's memory budget from `[storage]`.
+    pub fn store_memory(&self) -> StoreMemory {
+        StoreMemory {
+            block_cache_bytes: self.storage.block_cache_mb << 20,
+            write_buffer_bytes: self.storage.write_buffer_mb << 20,
+        }
+    }
+
     pub fn worker_threads(&self) -> usize {
         match self.workers.threads {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),

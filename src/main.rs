@@ -39,9 +39,9 @@ enum Command {
     /// RocksDB allows one process per database, and seeding fails if the daemon holds it.
     ///
     /// Writes users {prefix}{i:07} for i in 0..N: CONFIRMED, enabled, with a fresh sub and an
-    /// email attribute. The first K sign in with --password; the others get a verifier of an
-    /// unknown random password (a real SRP verifier costs ~1 ms each). Refuses to touch a pool
-    /// that already has any of these usernames.
+    /// email attribute. K of them, every (N/K)-th from user 0 on, sign in with --password; the
+    /// others get a verifier of an unknown random password (a real SRP verifier costs ~1 ms
+    /// each). Refuses to touch a pool that already has any of these usernames.
     Seed {
         /// TOML configuration file (dev defaults when omitted), as given to `serve`.
         #[arg(long)]
@@ -58,10 +58,10 @@ enum Command {
         /// Username prefix.
         #[arg(long, default_value = "user")]
         prefix: String,
-        /// Password of the first K users (must satisfy the pool's password policy).
+        /// Password of the K users that can sign in (must satisfy the pool's password policy).
         #[arg(long, default_value = "Seed-Passw0rd!")]
         password: String,
-        /// K: how many users (the first ones) get a real verifier of --password.
+        /// K: how many users get a real verifier of --password: users 0, N/K, 2N/K, ...
         #[arg(long, default_value_t = 1000)]
         real_passwords: u64,
         /// Threads building users (default: one per core).
@@ -103,12 +103,16 @@ fn main() -> ExitCode {
             return match seed::run(&config, &opts) {
                 Ok(report) => {
                     println!(
-                        "seeded {} users into {} in {:.1}s ({:.0} users/s); the first {} sign in with the given password",
+                        "seeded {} users into {} in {:.1}s ({:.0} users/s); {} of them sign in with the given \
+                         password: {}, {}, ... (stride {})",
                         report.users,
                         opts.pool_id,
                         report.elapsed.as_secs_f64(),
                         report.users as f64 / report.elapsed.as_secs_f64().max(1e-9),
-                        report.real_passwords
+                        report.real_passwords.count,
+                        seed::username(&opts.prefix, 0),
+                        seed::username(&opts.prefix, report.real_passwords.stride),
+                        report.real_passwords.stride,
                     );
                     ExitCode::SUCCESS
                 }

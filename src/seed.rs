@@ -4,8 +4,9 @@
 //!
 //! Users are `{prefix}{i:07}` for `i` in `0..users`: CONFIRMED, enabled, with a fresh `sub`, the
 //! `users_by_sub` index entry and an `email` attribute, so every record is one the daemon could
-//! have written. A real SRP verifier costs one 3072-bit modexp (~1 ms), so only the first
-//! `real_passwords` users get a verifier of `password` (computed on every core); every other user
+//! have written. A real SRP verifier costs one 3072-bit modexp (~1 ms), so only `real_passwords`
+//! users, spread evenly over the range (every `users / real_passwords`-th, so sign-ins touch the
+//! whole key space), get a verifier of `password` (computed on every core); every other user
 //! gets one verifier of a random password nobody knows, computed once and sealed per user under
 //! that user's own context. They are well-formed but cannot sign in (and, through SRP, all show
 //! the same salt: test data only).
@@ -32,8 +33,7 @@ use crate::store::users::UserBatch;
 
 /// Users per bulk write batch (each user is two puts: the record and its `sub` index entry).
 const BATCH_USERS: u64 = 10_000;
-/// Users per work item while real verifiers are computed (~1 ms each): small enough that
-/// every core gets a share of the first `real_passwords` users.
+/// Most real verifiers (~1 ms each) per work item: small enough that every core gets a share.
 const REAL_CHUNK: u64 = 64;
 /// Usernames are at most 128 characters.
 const MAX_USERNAME: usize = 128;
@@ -45,7 +45,8 @@ pub struct SeedOptions {
     pub users: u64,
     pub prefix: String,
     pub password: String,
-    /// K: users `0..K` get a verifier of `password` (capped at `users`).
+    /// K: this many users, every `users / K`-th from user 0 on, get a verifier of `password`
+    /// (capped at `users`; see [`PasswordUsers`]).
     pub real_passwords: u64,
     /// Threads building users (0: one per core).
     pub threads: usize,
@@ -55,13 +56,36 @@ pub struct SeedOptions {
 #[derive(Debug, Clone)]
 pub struct SeedReport {
     pub users: u64,
-    pub real_passwords: u64,
+    pub real_passwords: PasswordUsers,
     pub elapsed: Duration,
 }
 
 /// The username of user `i`.
 pub fn username(prefix: &str, i: u64) -> String {
     format!("{prefix}{i:07}")
+}
+
+/// Which users sign in with the seeded password: `K` of `N`, user `i` iff `i` is a multiple of
+/// the stride `N / K` below `K · stride`. Load tests list them with [`PasswordUsers::indices`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordUsers {
+    pub count: u64,
+    pub stride: u64,
+}
+
+impl PasswordUsers {
+    pub fn new(users: u64, real_passwords: u64) -> Self {
+        let count = real_passwords.min(users);
+        Self { count, stride: users.checked_div(count).unwrap_or(1) }
+    }
+
+    pub fn contains(&self, i: u64) -> bool {
+        i.is_multiple_of(self.stride) && i / self.stride < self.count
+    }
+
+    pub fn indices(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.count).map(|k| k * self.stride)
+    }
 }
 
 fn check_options(opts: &SeedOptions) -> Result<(), String> {
@@ -94,12 +118,14 @@ fn first_existing(
     Ok(found)
 }
 
-/// The work items: small chunks while real verifiers are computed, then full batches.
-fn work_items(users: u64, real: u64) -> Vec<Range<u64>> {
+/// The work items: at most [`REAL_CHUNK`] real verifiers each while they last, then full
+/// batches.
+fn work_items(users: u64, real: PasswordUsers) -> Vec<Range<u64>> {
     let mut items = Vec::new();
     let mut start = 0;
+    let real_end = real.count.saturating_mul(real.stride);
     while start < users {
-        let size = if start < real { REAL_CHUNK.min(real - start) } else { BATCH_USERS };
+        let size = if start < real_end { BATCH_USERS.min(REAL_CHUNK.saturating_mul(real.stride)) } else { BATCH_USERS };
         let end = (start + size).min(users);
         items.push(start..end);
         start = end;
@@ -110,6 +136,7 @@ fn work_items(users: u64, real: u64) -> Vec<Range<u64>> {
 struct Builder<'a> {
     pool: &'a UserPool,
     opts: &'a SeedOptions,
+    real: PasswordUsers,
     cipher: &'a VerifierCipher,
     unknown: &'a SrpVerifier,
     created: f64,
@@ -122,7 +149,7 @@ impl Builder<'_> {
             let name = username(&self.opts.prefix, i);
             let user_key = self.pool.user_key(&name);
             let real;
-            let verifier = if i < self.opts.real_passwords {
+            let verifier = if self.real.contains(i) {
                 real = SrpVerifier::generate(self.pool.name_short(), &name, &self.opts.password)
                     .map_err(|e| format!("computing verifier: {e}"))?;
                 &real
@@ -187,8 +214,9 @@ pub fn run(config: &Config, opts: &SeedOptions) -> Result<SeedReport, String> {
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknown_password);
     let unknown = SrpVerifier::generate(pool.name_short(), "portcullis-seed", &hex::encode(unknown_password))
         .map_err(|e| format!("computing verifier: {e}"))?;
-    let builder = Builder { pool: &pool, opts, cipher: &auth.verifiers, unknown: &unknown, created: now_epoch() };
-    let items = work_items(opts.users, opts.real_passwords);
+    let real = PasswordUsers::new(opts.users, opts.real_passwords);
+    let builder = Builder { pool: &pool, opts, real, cipher: &auth.verifiers, unknown: &unknown, created: now_epoch() };
+    let items = work_items(opts.users, real);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let threads = match opts.threads {
@@ -250,7 +278,7 @@ pub fn run(config: &Config, opts: &SeedOptions) -> Result<SeedReport, String> {
         elapsed.as_secs_f64(),
         writing.as_secs_f64()
     );
-    Ok(SeedReport { users: written, real_passwords: opts.real_passwords, elapsed })
+    Ok(SeedReport { users: written, real_passwords: real, elapsed })
 }
 
 #[cfg(test)]
@@ -259,17 +287,50 @@ mod tests {
 
     #[test]
     fn work_items_cover_the_range_once_with_small_chunks_for_real_verifiers() {
-        let items = work_items(25_000, 130);
-        assert_eq!(items.first(), Some(&(0..64)));
-        assert_eq!(items.get(2), Some(&(128..130)));
-        assert_eq!(items.get(3), Some(&(130..10_130)));
-        let mut expected = 0;
-        for r in &items {
-            assert_eq!(r.start, expected);
-            expected = r.end;
-        }
-        assert_eq!(expected, 25_000);
-        assert!(work_items(0, 0).is_empty());
+        let covers = |items: &[Range<u64>], users: u64| {
+            let mut expected = 0;
+            for r in items {
+                assert_eq!(r.start, expected);
+                expected = r.end;
+            }
+            assert_eq!(expected, users);
+        };
+        // Every user real: chunks of 64 users.
+        let dense = work_items(130, PasswordUsers::new(130, 1000));
+        assert_eq!(dense.first(), Some(&(0..64)));
+        assert_eq!(dense.get(2), Some(&(128..130)));
+        covers(&dense, 130);
+        // One in 100 real (stride 100): 64 real verifiers per item.
+        let some = work_items(25_000, PasswordUsers::new(25_000, 250));
+        assert_eq!(some.first(), Some(&(0..6_400)));
+        assert_eq!(some.get(3), Some(&(19_200..25_000)));
+        covers(&some, 25_000);
+        // One in 1000: full batches (10 real verifiers each).
+        let sparse = work_items(1_000_000, PasswordUsers::new(1_000_000, 1_000));
+        assert!(sparse.iter().all(|r| r.end - r.start == BATCH_USERS));
+        covers(&sparse, 1_000_000);
+        // None real: full batches.
+        assert_eq!(work_items(25_000, PasswordUsers::new(25_000, 0)).get(2), Some(&(20_000..25_000)));
+        assert!(work_items(0, PasswordUsers::new(0, 0)).is_empty());
+    }
+
+    #[test]
+    fn password_users_are_spread_over_the_whole_range() {
+        let real = PasswordUsers::new(1_000_000, 1_000);
+        assert_eq!(real.stride, 1_000);
+        let listed: Vec<u64> = real.indices().collect();
+        assert_eq!(listed.len(), 1_000);
+        assert_eq!((listed[0], listed[1], listed[999]), (0, 1_000, 999_000));
+        assert!(listed.iter().all(|&i| real.contains(i)));
+        assert_eq!((0..1_000_000).filter(|&i| real.contains(i)).count(), 1_000);
+        // K not dividing N: the stride rounds down, the last users get none.
+        let uneven = PasswordUsers::new(10, 3);
+        assert_eq!(uneven.indices().collect::<Vec<_>>(), vec![0, 3, 6]);
+        assert!(!uneven.contains(9));
+        // K = 0: nobody; K > N: everybody.
+        assert_eq!(PasswordUsers::new(10, 0).indices().count(), 0);
+        assert!(!PasswordUsers::new(10, 0).contains(0));
+        assert!((0..10).all(|i| PasswordUsers::new(10, 50).contains(i)));
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod rocks;
 pub mod users;
 
 pub use directory::Directory;
-pub use rocks::RocksStore;
+pub use rocks::{RocksStore, StoreMemory};
 
 /// The record kinds, one RocksDB column family each. **The key layout, in one place:**
 ///

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use rocksdb::{
-    ColumnFamilyDescriptor, Direction, IteratorMode, MultiThreaded, Options, ReadOptions, TransactionDB,
-    TransactionDBOptions, TransactionOptions, WriteBatchWithTransaction, WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, MultiThreaded, Options, ReadOptions,
+    TransactionDB, TransactionDBOptions, TransactionOptions, WriteBatchWithTransaction, WriteOptions,
 };
 
 use super::{CommitError, Durability, KvStore, Mutation, Page, Precondition, StoreError, Table, WriteSet};
@@ -16,6 +16,39 @@ pub struct RocksStore {
     db: Db,
     /// fsync the WAL before acknowledging each commit.
     sync_writes: bool,
+}
+
+/// Bloom filter bits per key: ~1% false positives, so a lookup of a key that is not there
+/// (a wrong username, an unknown refresh token) rarely reads a data block.
+const BLOOM_BITS_PER_KEY: f64 = 10.0;
+
+/// How much memory RocksDB may hold, so the daemon's footprint stays flat as the directory grows.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreMemory {
+    /// One LRU block cache shared by every column family; index and filter blocks live in it
+    /// too, so it bounds what reads keep in memory however large the directory is.
+    pub block_cache_bytes: usize,
+    /// All memtables together (RocksDB's write buffer manager flushes the largest past this).
+    pub write_buffer_bytes: usize,
+}
+
+impl StoreMemory {
+    /// Small enough for tests and tools.
+    pub const SMALL: StoreMemory = StoreMemory { block_cache_bytes: 8 << 20, write_buffer_bytes: 8 << 20 };
+
+    fn column_family_options(&self, cache: &Cache) -> Options {
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(cache);
+        table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        let mut cf = Options::default();
+        cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        cf.set_block_based_table_factory(&table);
+        // Each memtable is at most half the shared budget (and RocksDB's 64 MiB default).
+        cf.set_write_buffer_size((self.write_buffer_bytes / 2).clamp(1 << 20, 64 << 20));
+        cf
+    }
 }
 
 /// The smallest key greater than every key starting with `prefix` (`None`: no such bound).
@@ -36,20 +69,19 @@ fn err(e: rocksdb::Error) -> StoreError {
 
 impl RocksStore {
     /// Opens (creating if needed) the database at `path`.
-    pub fn open(path: &Path, sync_writes: bool) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, sync_writes: bool, memory: StoreMemory) -> Result<Self, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_keep_log_file_num(5);
+        opts.set_db_write_buffer_size(memory.write_buffer_bytes);
+        let cache = Cache::new_lru_cache(memory.block_cache_bytes);
         let mut txn_opts = TransactionDBOptions::default();
         // A writer waits at most this long for another's row lock before failing.
         txn_opts.set_txn_lock_timeout(2_000);
-        let cfs = Table::ALL.iter().map(|t| {
-            let mut cf = Options::default();
-            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
-            ColumnFamilyDescriptor::new(t.name(), cf)
-        });
+        let cfs =
+            Table::ALL.iter().map(|t| ColumnFamilyDescriptor::new(t.name(), memory.column_family_options(&cache)));
         let db = Db::open_cf_descriptors(&opts, &txn_opts, path, cfs).map_err(err)?;
         Ok(Self { db, sync_writes })
     }
@@ -149,7 +181,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, RocksStore) {
         let dir = tempfile::tempdir().unwrap();
-        let s = RocksStore::open(&dir.path().join("db"), true).unwrap();
+        let s = RocksStore::open(&dir.path().join("db"), true, StoreMemory::SMALL).unwrap();
         (dir, s)
     }
 
@@ -219,7 +251,7 @@ mod tests {
     fn bulk_put_writes_every_table_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = RocksStore::open(&dir.path().join("db"), true).unwrap();
+            let s = RocksStore::open(&dir.path().join("db"), true, StoreMemory::SMALL).unwrap();
             let mut ws = WriteSet::new();
             ws.put(Table::Users, b"p\0old".to_vec(), b"before".to_vec());
             s.commit(ws).unwrap();
@@ -238,7 +270,7 @@ mod tests {
             // Unconditional: an existing key is replaced.
             s.bulk_put(vec![(Table::Users, b"p\0old".to_vec(), b"after".to_vec())], true).unwrap();
         }
-        let s = RocksStore::open(&dir.path().join("db"), true).unwrap();
+        let s = RocksStore::open(&dir.path().join("db"), true, StoreMemory::SMALL).unwrap();
         let mut count = 0;
         let mut after = None;
         loop {
@@ -259,12 +291,12 @@ mod tests {
     fn data_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = RocksStore::open(&dir.path().join("db"), true).unwrap();
+            let s = RocksStore::open(&dir.path().join("db"), true, StoreMemory::SMALL).unwrap();
             let mut ws = WriteSet::new();
             ws.put(Table::Meta, b"k".to_vec(), b"v".to_vec());
             s.commit(ws).unwrap();
         }
-        let s = RocksStore::open(&dir.path().join("db"), true).unwrap();
+        let s = RocksStore::open(&dir.path().join("db"), true, StoreMemory::SMALL).unwrap();
         assert_eq!(s.get(Table::Meta, b"k").unwrap().unwrap(), b"v");
     }
 }

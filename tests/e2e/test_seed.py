@@ -8,6 +8,7 @@ from conftest import BIN, GENEROUS_LIMITS, raises_code, walk_pages
 
 USERS = 20_000
 REAL = 5
+STRIDE = USERS // REAL  # the users with the password: 0, STRIDE, 2 * STRIDE, ...
 PASSWORD = "Seed-Test-Passw0rd!"
 
 
@@ -46,6 +47,8 @@ def test_seed_bulk_loads_users_that_the_daemon_serves(make_daemon):
     took = time.monotonic() - started
     assert out.returncode == 0, out.stderr
     assert f"seeded {USERS} users" in out.stdout, out.stdout
+    assert f"{REAL} of them sign in with the given password: user0000000, user{STRIDE:07}, ... (stride {STRIDE})" \
+        in out.stdout, out.stdout
     assert f"{USERS}/{USERS} users" in out.stderr, out.stderr
     assert took < 120, f"seeding {USERS} users took {took:.1f}s"
 
@@ -75,17 +78,17 @@ def test_seed_bulk_loads_users_that_the_daemon_serves(make_daemon):
     other = c.admin_get_user(UserPoolId=pool_id, Username="user0012346")
     assert {a["Name"]: a["Value"] for a in other["UserAttributes"]}["sub"] != attributes["sub"]
 
-    # The first K users sign in with the password; their tokens carry their own sub.
-    for i in (0, REAL - 1):
+    # K users spread over the range sign in with the password; their tokens carry their own sub.
+    for i in (0, STRIDE, (REAL - 1) * STRIDE):
         tokens = sign_in(c, client_id, f"user{i:07}")["AuthenticationResult"]
         me = c.get_user(AccessToken=tokens["AccessToken"])
         assert me["Username"] == f"user{i:07}"
-    # Users beyond K have a well-formed verifier nobody knows the password of.
-    for name in (f"user{REAL:07}", "user0019999"):
+    # The others have a well-formed verifier nobody knows the password of.
+    for name in ("user0000001", f"user{STRIDE + 1:07}", "user0019999"):
         with raises_code("NotAuthorizedException"):
             sign_in(c, client_id, name)
     with raises_code("NotAuthorizedException"):
-        sign_in(c, client_id, "user0000001", "Wrong-Passw0rd!")
+        sign_in(c, client_id, f"user{STRIDE:07}", "Wrong-Passw0rd!")
     # The pre-existing user is untouched.
     assert c.admin_get_user(UserPoolId=pool_id, Username="existing")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
 
