@@ -173,7 +173,7 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     let tls = tls::server_config(&tls_files)?;
 
     let directory = open_directory(&config)?;
-    let workers = WorkerPool::start(config.worker_threads(), config.workers.queue_capacity)
+    let workers = WorkerPool::start(config.worker_threads(), config.worker_queue_capacity())
         .map_err(|e| format!("starting worker pool: {e}"))?;
     let keys = admin_keys(&config)?;
     let auth = AuthKeys::load(&directory, vault.as_ref()).map_err(|e| format!("loading sign-in keys: {e}"))?;

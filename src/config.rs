@@ -104,13 +104,21 @@ pub struct HsmConfig {
     pub max_idle_sessions: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkersConfig {
     /// 0 = one per core.
     pub threads: usize,
+    /// Jobs that may wait for a worker; beyond it requests fail fast with
+    /// TooManyRequestsException. 0 = [`QUEUED_JOBS_PER_WORKER`] per worker thread.
     pub queue_capacity: usize,
 }
+
+/// The default queue bound per worker thread. A queue is only worth the latency it adds: at
+/// ~1-2 ms per job (a sign-in's signatures, an SRP step) 16 queued jobs per worker add at most
+/// ~16-32 ms, which absorbs bursts; a longer queue under sustained overload would only turn
+/// excess load into seconds of latency for everybody instead of quick rejections.
+pub const QUEUED_JOBS_PER_WORKER: usize = 16;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -174,12 +182,6 @@ impl Default for StorageConfig {
 impl Default for HsmConfig {
     fn default() -> Self {
         Self { module: None, token_label: "portcullis".into(), pin_file: None, pin_env: None, max_idle_sessions: 16 }
-    }
-}
-
-impl Default for WorkersConfig {
-    fn default() -> Self {
-        Self { threads: 0, queue_capacity: 1024 }
     }
 }
 
@@ -276,9 +278,6 @@ impl Config {
         if self.hsm.token_label.is_empty() || self.hsm.token_label.len() > 32 {
             return Err(bad("hsm.token_label", "must be 1 to 32 characters"));
         }
-        if self.workers.queue_capacity == 0 {
-            return Err(bad("workers.queue_capacity", "must be at least 1"));
-        }
         if self.storage.block_cache_mb == 0 {
             return Err(bad("storage.block_cache_mb", "must be at least 1"));
         }
@@ -347,6 +346,13 @@ impl Config {
     pub fn worker_threads(&self) -> usize {
         match self.workers.threads {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            n => n,
+        }
+    }
+
+    pub fn worker_queue_capacity(&self) -> usize {
+        match self.workers.queue_capacity {
+            0 => self.worker_threads() * QUEUED_JOBS_PER_WORKER,
             n => n,
         }
     }

@@ -90,6 +90,11 @@ impl WorkerPool {
         self.capacity
     }
 
+    /// Every queue slot is taken: a job submitted now would be refused.
+    pub fn is_full(&self) -> bool {
+        self.queue_depth() >= self.capacity
+    }
+
     /// Stops taking jobs, lets queued ones finish, and joins the threads.
     pub fn shutdown(&mut self) {
         self.sender = None;

@@ -60,7 +60,7 @@ enum ScenarioCommand {
     AdminCreateUser(CommonArgs),
     /// A weighted mix of the operations above, with a row per operation in the report.
     Mixed(MixedArgs),
-    /// Open loop: password sign-ins started at a fixed offered rate however the server copes; offered vs served.
+    /// Open loop: transactions (password sign-ins unless --op) started at a fixed offered rate however the server copes; offered vs served.
     Overload(OverloadArgs),
     /// Credential stuffing: attackers with wrong passwords from many loopback addresses, while legitimate users sign in.
     Stuffing(StuffingArgs),
@@ -80,10 +80,13 @@ struct MixedArgs {
 struct OverloadArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Offered sign-ins per second (e.g. 3x the measured peak of `password`); --concurrency connections
-    /// are opened beforehand, more under load.
+    /// Offered transactions per second (e.g. 3x the measured peak of the operation, or 70% of it for
+    /// latency at a sustainable load); --concurrency connections are opened beforehand, more under load.
     #[arg(long)]
     rate: f64,
+    /// The operation offered (srp, password, refresh, signup, get-user, list-users, admin-create-user).
+    #[arg(long, default_value = "password", value_parser = ops::parse_op)]
+    op: Op,
     /// Most transactions in flight at once (one connection each); later arrivals wait, and the wait counts.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_in_flight: u32,
@@ -213,8 +216,8 @@ async fn dispatch(command: ScenarioCommand) -> Result<ExitCode, String> {
                 return Err(format!("--rate {} must be a positive number", args.rate));
             }
             let drive = Drive::Open { rate: args.rate, max_in_flight: args.max_in_flight as usize };
-            let (ops, signer) = ops_for(&args.common, false)?;
-            return run_scenario(Mix::single(Op::Password, ops).named("overload"), args.common, signer, drive).await;
+            let (ops, signer) = ops_for(&args.common, args.op.is_admin())?;
+            return run_scenario(Mix::single(args.op, ops).named("overload"), args.common, signer, drive).await;
         }
         C::Stuffing(args) => {
             let (ops, signer) = ops_for(&args.common, false)?;

@@ -73,14 +73,19 @@ impl Op {
 }
 
 /// Parses `--weights get-user=40,refresh=25,...` (weights are relative; zero leaves an operation out).
+/// The operation called `name` on the command line (`srp`, `get-user`, ...).
+pub fn parse_op(name: &str) -> Result<Op, String> {
+    Op::ALL.into_iter().find(|op| op.name() == name.trim()).ok_or_else(|| {
+        let names: Vec<_> = Op::ALL.iter().map(|op| op.name()).collect();
+        format!("{name:?}: not one of {}", names.join(", "))
+    })
+}
+
 pub fn parse_weights(text: &str) -> Result<Vec<(Op, u32)>, String> {
     let mut weights = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, weight) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected OP=WEIGHT"))?;
-        let op = Op::ALL.into_iter().find(|op| op.name() == name.trim()).ok_or_else(|| {
-            let names: Vec<_> = Op::ALL.iter().map(|op| op.name()).collect();
-            format!("{name:?}: not one of {}", names.join(", "))
-        })?;
+        let op = parse_op(name)?;
         let weight: u32 = weight.trim().parse().map_err(|e| format!("{part:?}: {e}"))?;
         if weight > 0 {
             weights.push((op, weight));

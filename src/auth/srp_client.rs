@@ -10,6 +10,7 @@ use crypto_bigint::{U256, U3072};
 use rand::rngs::OsRng;
 use rand::RngCore;
 
+use super::fixed_base::pow_g;
 use super::srp::{
     decode_hex, derive_session_key, minimal_hex, pad_hex_bytes, parse_group_hex, password_claim_signature,
     password_exponent, scrambler, strip_leading_zeros, uint_from_be, Element, SessionKey, SrpError, G, K_MULTIPLIER,
@@ -63,7 +64,11 @@ impl SrpClient {
             return Err(SrpError::InvalidSecret);
         }
         let secret: U3072 = uint_from_be(minimal).ok_or(SrpError::InvalidSecret)?;
-        let public = Element::new(&G).pow_vartime(&secret).retrieve();
+        // A 256-bit a (as the load generator uses) takes the fixed-base table.
+        let public = match uint_from_be::<{ U256::LIMBS }>(minimal) {
+            Some(short) => pow_g(&short).retrieve(),
+            None => Element::new(&G).pow_vartime(&secret).retrieve(),
+        };
         Ok(Self { secret, public })
     }
 
@@ -89,7 +94,7 @@ impl SrpClient {
         let big_b = parse_group_hex(srp_b_hex, SrpError::IllegalB)?;
         let u = scrambler(&self.public, &big_b)?;
         let x = password_exponent(pool_name_short, user_id_for_srp, password, &salt);
-        let k_times_gx = Element::new(&K_MULTIPLIER.resize()).mul(&Element::new(&G).pow(&x));
+        let k_times_gx = Element::new(&K_MULTIPLIER.resize()).mul(&pow_g(&x));
         let base = Element::new(&big_b).sub(&k_times_gx);
         let u_times_x: U3072 = u.concatenating_mul::<{ U256::LIMBS }, { U256::LIMBS * 2 }>(&x).resize();
         let exponent = self.secret.wrapping_add(&u_times_x);

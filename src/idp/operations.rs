@@ -1,5 +1,6 @@
-//! The operation table: for each implemented cognito-idp operation, its Cognito quota category
-//! and its handler. Auth type (SigV4 or public) and input constraints come from the model.
+//! The operation table: for each implemented cognito-idp operation, its Cognito quota category,
+//! whether it always needs the CPU worker pool, and its handler. Auth type (SigV4 or public) and
+//! input constraints come from the model.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,20 +18,26 @@ pub type Handler = for<'a> fn(&'a App, Value) -> HandlerFuture<'a>;
 pub struct Operation {
     pub name: &'static str,
     pub category: QuotaCategory,
+    /// Every call runs a job on the worker pool (SRP, a password verifier, HSM signatures):
+    /// while its queue is full such calls are refused before any other work.
+    pub needs_worker: bool,
     pub handler: Handler,
 }
 
 macro_rules! operation_table {
-    ($( $name:ident : $category:ident => $handler:path ),* $(,)?) => {
+    ($( $name:ident : $category:ident $(+ $worker:ident)? => $handler:path ),* $(,)?) => {
         /// Every implemented operation, in one place.
         pub static OPERATIONS: &[Operation] = &[
             $( Operation {
                 name: stringify!($name),
                 category: $category,
+                needs_worker: operation_table!(@worker $($worker)?),
                 handler: |app, body| Box::pin($handler(app, body)),
             } ),*
         ];
     };
+    (@worker worker) => { true };
+    (@worker) => { false };
 }
 
 operation_table! {
@@ -55,16 +62,16 @@ operation_table! {
     AdminCreateUser: UserCreation => users::admin_create_user,
     AdminGetUser: UserRead => users::admin_get_user,
     AdminDeleteUser: UserUpdate => users::admin_delete_user,
-    AdminSetUserPassword: UserUpdate => users::admin_set_user_password,
+    AdminSetUserPassword: UserUpdate + worker => users::admin_set_user_password,
     AdminDisableUser: UserUpdate => users::admin_disable_user,
     AdminEnableUser: UserUpdate => users::admin_enable_user,
     AdminConfirmSignUp: UserUpdate => users::admin_confirm_sign_up,
-    SignUp: UserCreation => users::sign_up,
+    SignUp: UserCreation + worker => users::sign_up,
     ListUsers: UserList => users::list_users,
-    InitiateAuth: UserAuthentication => sign_in::initiate_auth,
-    AdminInitiateAuth: UserAuthentication => sign_in::admin_initiate_auth,
-    RespondToAuthChallenge: UserAuthentication => sign_in::respond_to_auth_challenge,
-    AdminRespondToAuthChallenge: UserAuthentication => sign_in::admin_respond_to_auth_challenge,
+    InitiateAuth: UserAuthentication + worker => sign_in::initiate_auth,
+    AdminInitiateAuth: UserAuthentication + worker => sign_in::admin_initiate_auth,
+    RespondToAuthChallenge: UserAuthentication + worker => sign_in::respond_to_auth_challenge,
+    AdminRespondToAuthChallenge: UserAuthentication + worker => sign_in::admin_respond_to_auth_challenge,
     GetUser: UserRead => sessions::get_user,
     GlobalSignOut: UserAuthentication => sessions::global_sign_out,
     AdminUserGlobalSignOut: UserAuthentication => sessions::admin_user_global_sign_out,

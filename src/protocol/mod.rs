@@ -44,6 +44,13 @@ pub async fn handle(app: &App, call: ApiCall<'_>) -> Result<Value> {
         .and_then(|(_, op)| model.operation(op))
         .ok_or_else(|| Error::new(ErrorKind::UnknownOperation, format!("Unknown operation: {target}")))?;
 
+    let operation = operations::find(&op_model.name);
+    // Shed load before spending anything on a call that would only be refused at the queue.
+    if operation.is_some_and(|op| op.needs_worker) && app.workers.is_full() {
+        metrics::counter!("portcullis_worker_queue_rejections_total").increment(1);
+        return Err(Error::too_many_requests("Too many requests"));
+    }
+
     if op_model.auth == AuthType::SigV4 {
         let signed = SignedRequest { method: "POST", path: "/", query: "", headers: call.headers, body: call.body };
         app.verifier.verify(&signed, &app.admin_keys, time::OffsetDateTime::now_utc())?;
@@ -57,7 +64,7 @@ pub async fn handle(app: &App, call: ApiCall<'_>) -> Result<Value> {
     };
     model.validate_input(op_model, &body)?;
 
-    let operation = operations::find(&op_model.name).ok_or_else(|| {
+    let operation = operation.ok_or_else(|| {
         Error::new(
             ErrorKind::UnsupportedOperation,
             format!("{} is not supported by this Portcullis version.", op_model.name),

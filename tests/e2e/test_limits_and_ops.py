@@ -15,7 +15,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import BIN, JSON_CT, TARGET_PREFIX, error_code
+from conftest import BIN, GENEROUS_LIMITS, JSON_CT, TARGET_PREFIX, error_code
+from signin_helpers import PASSWORD, make_signin_pool
 
 THROTTLE_CONFIG = """
 [rate_limits]
@@ -289,3 +290,40 @@ def test_metrics_count_requests_and_errors(daemon):
     assert all(
         line.startswith(("#", "portcullis_")) for line in after.splitlines() if line.strip()
     ), "metric without the portcullis_ prefix"
+
+
+def test_a_full_worker_queue_sheds_sign_ins_quickly_and_keeps_serving(make_daemon):
+    """One worker with one queue slot: a burst of concurrent sign-ins gets some answered with
+    tokens and the excess refused with TooManyRequestsException (counted in the metrics); nothing
+    else goes wrong and the daemon serves normally afterwards."""
+    d = make_daemon(GENEROUS_LIMITS + "\n[workers]\nthreads = 1\nqueue_capacity = 1\n")
+    sp = make_signin_pool(d, d.client())
+    user = sp.create_user()
+    before = metric_value(d.metrics(), "portcullis_worker_queue_rejections_total") or 0
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def sign_in() -> None:
+        cognito = d.client()
+        for _ in range(4):
+            try:
+                out = cognito.initiate_auth(ClientId=sp.public.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                            AuthParameters={"USERNAME": user["Username"], "PASSWORD": PASSWORD})
+                result = "ok" if "AccessToken" in out["AuthenticationResult"] else "no-token"
+            except ClientError as e:
+                result = f"{error_code(e)}: {e.response['Error']['Message']}"
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=sign_in) for _ in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 96
+    assert set(outcomes) <= {"ok", "TooManyRequestsException: Too many requests"}, set(outcomes)
+    assert outcomes.count("ok") >= 1 and outcomes.count("TooManyRequestsException: Too many requests") >= 1
+    shed = metric_value(d.metrics(), "portcullis_worker_queue_rejections_total") or 0
+    assert shed - before == outcomes.count("TooManyRequestsException: Too many requests")
+    # Once the burst is over, sign-ins go through again.
+    assert "AccessToken" in sp.password_auth(user["Username"])["AuthenticationResult"]
