@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
@@ -178,9 +179,15 @@ impl Connection {
         }
     }
 
-    /// POSTs one operation (`InitiateAuth`, ...) and returns the JSON answer of a 200; signs it when
-    /// `signer` is given. Any non-200 answer is an error keyed by its `__type`.
-    pub async fn call(&mut self, operation: &str, body: &Value, signer: Option<&Signer>) -> Result<Value, CallError> {
+    /// POSTs one operation (`InitiateAuth`, ...) and returns the JSON answer of a 200 as `T` (a
+    /// [`Value`], or a struct naming only what the caller checks, which skips building the rest);
+    /// signs it when `signer` is given. Any non-200 answer is an error keyed by its `__type`.
+    pub async fn call<T: DeserializeOwned>(
+        &mut self,
+        operation: &str,
+        body: &Value,
+        signer: Option<&Signer>,
+    ) -> Result<T, CallError> {
         let result = tokio::time::timeout(self.endpoint.timeout, self.call_inner(operation, body, signer)).await;
         let result = result.unwrap_or_else(|_| Err(CallError::new("Timeout", format!("{operation} timed out"))));
         if result.as_ref().is_err_and(CallError::is_transport) {
@@ -189,7 +196,12 @@ impl Connection {
         result
     }
 
-    async fn call_inner(&mut self, operation: &str, body: &Value, signer: Option<&Signer>) -> Result<Value, CallError> {
+    async fn call_inner<T: DeserializeOwned>(
+        &mut self,
+        operation: &str,
+        body: &Value,
+        signer: Option<&Signer>,
+    ) -> Result<T, CallError> {
         self.ensure_connected().await?;
         let target = format!("{TARGET_PREFIX}.{operation}");
         let body = serde_json::to_vec(body).map_err(|e| CallError::new("ClientError", e.to_string()))?;
@@ -219,10 +231,11 @@ impl Connection {
             .await
             .map_err(|e| CallError::new("ConnectionError", e.to_string()))?
             .to_bytes();
-        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
-            return json.ok_or_else(|| CallError::new("InvalidResponse", format!("{operation}: answer is not JSON")));
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| CallError::new("InvalidResponse", format!("{operation}: unexpected answer: {e}")));
         }
+        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         let kind = json.as_ref().and_then(|j| j.get("__type")).and_then(Value::as_str).map(error_type_name);
         let message = json
             .as_ref()

@@ -59,23 +59,23 @@ pub struct Transaction {
 
 impl Transaction {
     /// Makes one call, adding its round trip to the transaction's latency; errors are tagged with the operation.
-    pub async fn call(
+    pub async fn call<T: serde::de::DeserializeOwned>(
         &mut self,
         conn: &mut Connection,
         operation: &'static str,
         body: &serde_json::Value,
-    ) -> Result<serde_json::Value, ErrorKey> {
+    ) -> Result<T, ErrorKey> {
         self.call_signed(conn, operation, body, None).await
     }
 
     /// [`Transaction::call`], SigV4-signed when `signer` is given (admin operations).
-    pub async fn call_signed(
+    pub async fn call_signed<T: serde::de::DeserializeOwned>(
         &mut self,
         conn: &mut Connection,
         operation: &'static str,
         body: &serde_json::Value,
         signer: Option<&Signer>,
-    ) -> Result<serde_json::Value, ErrorKey> {
+    ) -> Result<T, ErrorKey> {
         let started = Instant::now();
         let result = conn.call(operation, body, signer).await;
         self.latency += started.elapsed();
