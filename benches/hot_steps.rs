@@ -1,9 +1,10 @@
 //! Criterion benches of each hot step alone, against the real components: the server's SRP step,
-//! USER_PASSWORD_AUTH's verifier check, one RS256 signature in SoftHSM through PKCS#11, one
-//! directory read from RocksDB, one request body decoded and validated.
+//! USER_PASSWORD_AUTH's verifier check, SignUp's verifier, one RS256 signature in SoftHSM through
+//! PKCS#11, one directory read and one synced create in RocksDB, one request body decoded and
+//! validated.
 //!
 //! Run with `cargo bench --bench hot_steps` (release profile: the first run compiles RocksDB).
-//! The load tests divide their per-operation CPU time by these figures to get efficiency.
+//! `loadtests/efficiency.sh` runs them and the load scenarios together and divides.
 
 use std::sync::Arc;
 
@@ -53,6 +54,13 @@ fn password_verifier_check(c: &mut Criterion) {
     });
 }
 
+/// SignUp's verifier: a fresh salt, x from the password, v = g^x mod N.
+fn signup_verifier(c: &mut Criterion) {
+    c.bench_function("signup_verifier_generate", |b| {
+        b.iter(|| SrpVerifier::generate("AbCdEfGhI", black_box("alice"), black_box("Correct-Horse-9!")))
+    });
+}
+
 fn hsm_sign(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let vault = dev_vault(dir.path());
@@ -79,6 +87,11 @@ fn store_read(c: &mut Criterion) {
     };
     directory.create_pool(&pool).expect("create pool");
     c.bench_function("store_read_pool", |b| b.iter(|| directory.pool(black_box(&pool.id)).map(|v| v.record.id)));
+    // SignUp's durable write: a create (absence checked under lock) acknowledged after the WAL's
+    // fsync. Wall time, most of it waiting for the disk.
+    c.bench_function("store_synced_create", |b| {
+        b.iter(|| directory.create_pool(&UserPool { id: PoolId::generate("us-east-1"), ..pool.clone() }))
+    });
 }
 
 fn decode_and_validate(c: &mut Criterion) {
@@ -93,5 +106,13 @@ fn decode_and_validate(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, srp_server_step, password_verifier_check, hsm_sign, store_read, decode_and_validate);
+criterion_group!(
+    benches,
+    srp_server_step,
+    password_verifier_check,
+    signup_verifier,
+    hsm_sign,
+    store_read,
+    decode_and_validate
+);
 criterion_main!(benches);
