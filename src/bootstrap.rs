@@ -173,6 +173,8 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
     let tls = tls::server_config(&tls_files)?;
 
     let directory = open_directory(&config)?;
+    // Pools deleted before a crash or stop may still have users to remove.
+    directory.purge_in_background();
     let workers = WorkerPool::start(config.worker_threads(), config.worker_queue_capacity())
         .map_err(|e| format!("starting worker pool: {e}"))?;
     let keys = admin_keys(&config)?;

@@ -1,6 +1,8 @@
 //! Access tokens presented to Portcullis's own APIs (GetUser, GlobalSignOut, ...): signature,
 //! issuer and expiry, then revocation (the sign-in must still exist) and the user's state.
 
+use std::sync::Arc;
+
 use super::issue::issuer;
 use super::tokens::{self, invalid_access_token, AccessClaims};
 use crate::app::App;
@@ -12,7 +14,7 @@ use crate::store::users::SignInKey;
 
 /// Who an accepted access token speaks for.
 pub struct Bearer {
-    pub pool: UserPool,
+    pub pool: Arc<UserPool>,
     pub user_key: String,
     pub user: Versioned<User>,
     pub claims: AccessClaims,
@@ -23,8 +25,8 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Bearer> {
     let (kid, iss) = tokens::unverified_kid_and_issuer(token)?;
     let base = format!("{}/", app.config.public_url().trim_end_matches('/'));
     let pool_id = iss.strip_prefix(&base).ok_or_else(invalid_access_token)?;
-    let pool = match app.directory.pool(&PoolId::from(pool_id.to_owned())) {
-        Ok(p) => p.record,
+    let pool = match app.directory.pool_shared(&PoolId::from(pool_id.to_owned())) {
+        Ok(p) => p,
         Err(e) if e.kind == ErrorKind::ResourceNotFound => return Err(invalid_access_token()),
         Err(e) => return Err(e),
     };

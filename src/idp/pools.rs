@@ -237,6 +237,7 @@ pub async fn delete(app: &App, body: Value) -> Result<Value> {
         ));
     }
     app.directory.delete_pool(&current)?;
+    app.directory.purge_in_background();
     let kids = current.record.signing_keys.clone();
     app.forget_jwks(&kids);
     let destroyed = app

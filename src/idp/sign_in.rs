@@ -1,6 +1,8 @@
 //! Sign-in operations: InitiateAuth, AdminInitiateAuth, RespondToAuthChallenge and
 //! AdminRespondToAuthChallenge, over the state machine in `auth::flows`.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::{object, pool_id_of, str_member};
@@ -45,14 +47,14 @@ pub async fn check_client_secret_hash(
 
 /// The pool and client of a sign-in call: public calls name only the client; Admin calls name
 /// both, and the client must belong to the pool.
-fn pool_and_client(app: &App, input: &Map<String, Value>, admin: bool) -> Result<(UserPool, AppClient)> {
+fn pool_and_client(app: &App, input: &Map<String, Value>, admin: bool) -> Result<(Arc<UserPool>, AppClient)> {
     let client_id = str_member(input, "ClientId");
     let client = if admin {
         app.directory.client(&pool_id_of(input), client_id)?.record
     } else {
         app.directory.client_by_id(client_id)?.record
     };
-    let pool = app.directory.pool(&client.pool_id)?.record;
+    let pool = app.directory.pool_shared(&client.pool_id)?;
     Ok((pool, client))
 }
 

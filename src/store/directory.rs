@@ -1,13 +1,15 @@
 //! The typed directory over [`KvStore`]: pools, app clients and groups, with the Cognito errors
 //! that their existence and uniqueness rules produce. Handlers use this, never raw keys.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::records::{AppClient, Group, UserPool};
+use super::purge::purge_marker;
+use super::records::{unix_now, AppClient, Group, UserPool};
 use super::{pool_prefix, scoped_key, CommitError, KvStore, Precondition, Table, WriteSet};
 use crate::ids::{ClientId, PoolId};
 use crate::protocol::error::{Error, ErrorKind, Result};
@@ -29,7 +31,13 @@ pub struct Listing<T> {
 #[derive(Clone)]
 pub struct Directory {
     kv: Arc<dyn KvStore>,
+    pools: Arc<PoolCache>,
 }
+
+/// Decoded pools, each with the stored bytes it was decoded from (see [`Directory::pool_shared`]).
+type PoolCache = Mutex<HashMap<PoolId, (Vec<u8>, Arc<UserPool>)>>;
+/// Most pools kept decoded; past it the cache starts over.
+const POOL_CACHE_ENTRIES: usize = 1024;
 
 pub(super) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(|e| Error::internal("encoding record", e))
@@ -55,7 +63,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 
 impl Directory {
     pub fn new(kv: Arc<dyn KvStore>) -> Self {
-        Self { kv }
+        Self { kv, pools: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     pub(super) fn kv(&self) -> &dyn KvStore {
@@ -119,12 +127,37 @@ impl Directory {
     pub fn create_pool(&self, pool: &UserPool) -> Result<()> {
         let mut w = WriteSet::new();
         w.require(Precondition::Absent(Table::Pools, pool.id.as_str().as_bytes().to_vec()));
+        // Not the id of a deleted pool whose records are still being purged.
+        w.require(Precondition::Absent(Table::Meta, purge_marker(&pool.id)));
         w.put(Table::Pools, pool.id.as_str().as_bytes().to_vec(), encode(pool)?);
         self.commit(w, |_| Error::internal("creating pool", "generated pool id collided"))
     }
 
     pub fn pool(&self, id: &PoolId) -> Result<Versioned<UserPool>> {
         self.read(Table::Pools, id.as_str().as_bytes())?.ok_or_else(|| pool_missing(id))
+    }
+
+    /// The pool for reading only (the sign-in and access-token paths), decoded once per version:
+    /// the stored bytes are read every time and compared with those the cached copy came from,
+    /// so an update or a deletion is seen at once.
+    pub fn pool_shared(&self, id: &PoolId) -> Result<Arc<UserPool>> {
+        let raw = self
+            .kv
+            .get(Table::Pools, id.as_str().as_bytes())
+            .map_err(|e| Error::internal("reading store", e))?
+            .ok_or_else(|| pool_missing(id))?;
+        let cached = self.pools.lock().ok().and_then(|c| c.get(id).filter(|(r, _)| *r == raw).map(|(_, p)| p.clone()));
+        if let Some(pool) = cached {
+            return Ok(pool);
+        }
+        let pool = Arc::new(decode::<UserPool>(&raw)?);
+        if let Ok(mut cache) = self.pools.lock() {
+            if cache.len() >= POOL_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(id.clone(), (raw, pool.clone()));
+        }
+        Ok(pool)
     }
 
     pub fn list_pools(&self, token: Option<&str>, limit: usize) -> Result<Listing<UserPool>> {
@@ -142,7 +175,9 @@ impl Directory {
         self.commit(w, |_| concurrent_change(&id))
     }
 
-    /// Deletes a pool and every record scoped to it, atomically.
+    /// Deletes a pool with its clients and groups atomically, and marks its users, index entries
+    /// and sign-ins for [`Directory::purge_deleted_pool`] (in `purge`): unreachable from now on,
+    /// removed in batches afterwards.
     pub fn delete_pool(&self, old: &Versioned<UserPool>) -> Result<()> {
         let id = &old.record.id;
         let prefix = pool_prefix(id.as_str());
@@ -158,7 +193,7 @@ impl Directory {
         for (key, _) in self.scan_all(Table::Groups, &prefix)? {
             w.delete(Table::Groups, key);
         }
-        self.delete_users_with_prefix(&mut w, &prefix)?;
+        w.put(Table::Meta, purge_marker(id), unix_now().to_string().into_bytes());
         let id = id.clone();
         self.commit(w, |_| concurrent_change(&id))
     }
@@ -286,4 +321,37 @@ fn concurrent_change(id: &PoolId) -> Error {
 
 fn concurrent_client_change(id: &ClientId) -> Error {
     Error::new(ErrorKind::ConcurrentModification, format!("User pool client {id} was modified concurrently; retry."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::now_epoch;
+    use crate::store::{RocksStore, StoreMemory};
+
+    #[test]
+    fn a_shared_pool_is_decoded_once_per_version_and_never_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
+        let pool = UserPool {
+            id: PoolId::from("us-east-1_cache".to_owned()),
+            name: "before".into(),
+            created: now_epoch(),
+            modified: now_epoch(),
+            signing_keys: Vec::new(),
+            settings: serde_json::Map::new(),
+            tags: Default::default(),
+        };
+        directory.create_pool(&pool).unwrap();
+        let first = directory.pool_shared(&pool.id).unwrap();
+        let again = directory.pool_shared(&pool.id).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the same version is served from the cache");
+
+        let current = directory.pool(&pool.id).unwrap();
+        directory.replace_pool(&current, &UserPool { name: "after".into(), ..pool.clone() }).unwrap();
+        assert_eq!(directory.pool_shared(&pool.id).unwrap().name, "after");
+
+        directory.delete_pool(&directory.pool(&pool.id).unwrap()).unwrap();
+        assert_eq!(directory.pool_shared(&pool.id).unwrap_err().kind, ErrorKind::ResourceNotFound);
+    }
 }

@@ -16,6 +16,7 @@
 //! already load a million users in 1-1.5 minutes on 2 cores, mostly CPU (see `src/seed.rs`).
 
 pub mod directory;
+pub mod purge;
 pub mod records;
 mod rocks;
 pub mod users;
@@ -37,6 +38,7 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
 /// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
+/// | `meta`         | `purge/{pool_id}`                    | epoch seconds: the pool was deleted, its users are being purged (`purge`) |
 ///
 /// Pool ids never contain `\0`, so `{pool_id}\0` is an exact prefix for a pool's records.
 /// `user_key` is the username as the pool compares it: lower-cased unless the pool's

@@ -240,17 +240,6 @@ impl Directory {
         Ok(())
     }
 
-    /// Adds the deletion of every user, index entry and sign-in under a pool prefix to `w`.
-    pub(super) fn delete_users_with_prefix(&self, w: &mut WriteSet, prefix: &[u8]) -> Result<()> {
-        for (key, _) in self.scan_all(Table::Users, prefix)? {
-            w.delete(Table::Users, key);
-        }
-        for (key, _) in self.scan_all(Table::UsersBySub, prefix)? {
-            w.delete(Table::UsersBySub, key);
-        }
-        self.delete_sign_ins_with_prefix(w, prefix)
-    }
-
     // ----- meta -----
 
     /// A value of the `meta` table.

@@ -105,3 +105,37 @@ def test_seed_checks_the_password_policy_before_writing(make_daemon):
     assert "Password not long enough" in out.stderr, out.stderr
     d.start()
     assert d.client().list_users(UserPoolId=pool_id)["Users"] == []
+
+
+def test_deleting_a_large_pool_answers_at_once_and_purges_its_users_in_batches(make_daemon):
+    """DeleteUserPool of a pool with 50k users removes the pool at once; its users go afterwards in
+    bounded batches on a background thread (no gigabyte transaction), and nothing of another pool is
+    touched."""
+    d = make_daemon(GENEROUS_LIMITS)
+    c = d.client()
+    doomed = c.create_user_pool(PoolName="doomed")["UserPool"]["Id"]
+    kept = c.create_user_pool(PoolName="kept")["UserPool"]["Id"]
+    c.admin_create_user(UserPoolId=kept, Username="stays", MessageAction="SUPPRESS")
+    assert d.stop() == 0
+    out = seed(d, doomed, users=50_000, real=0)
+    assert out.returncode == 0, out.stderr
+    d.start()
+    c = d.client()
+
+    started = time.monotonic()
+    c.delete_user_pool(UserPoolId=doomed)
+    assert time.monotonic() - started < 5
+    with raises_code("ResourceNotFoundException"):
+        c.list_users(UserPoolId=doomed)
+    deadline = time.monotonic() + 120
+    while "purged the records of a deleted user pool" not in d.log_text():
+        assert time.monotonic() < deadline, d.log_tail()
+        time.sleep(0.5)
+    purged = [line for line in d.log_text().splitlines() if "purged the records of a deleted user pool" in line]
+    assert len(purged) == 1 and doomed in purged[0] and "users=50000" in purged[0], purged
+    assert [u["Username"] for u in c.list_users(UserPoolId=kept)["Users"]] == ["stays"]
+    # Nothing is left to resume at the next start (a marker left behind would be purged, and
+    # logged, right away).
+    d.restart()
+    time.sleep(1)
+    assert d.log_text().count("purged the records of a deleted user pool") == 1
