@@ -151,6 +151,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// How often buffered histogram samples are folded into the Prometheus buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
 fn run(config: Config) -> Result<(), String> {
     let prometheus = PrometheusBuilder::new()
         .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
@@ -179,9 +182,22 @@ fn run(config: Config) -> Result<(), String> {
                 }
             })
         };
+        // The recorder buffers every histogram sample until upkeep folds it into the buckets:
+        // without it, memory grows with the request count whenever nobody scrapes /metrics.
+        let upkeep = {
+            let prometheus = prometheus.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(METRICS_UPKEEP);
+                loop {
+                    tick.tick().await;
+                    prometheus.run_upkeep();
+                }
+            })
+        };
         let observability = Arc::new(http::Observability { prometheus });
         http::serve(app.clone(), observability, listener, tls, shutdown_signal(), grace).await;
         sweeper.abort();
+        upkeep.abort();
         Ok::<(), String>(())
     })?;
     drop(runtime);
