@@ -56,76 +56,24 @@ done
 
 say() { printf '\n[directory-size] %s\n' "$*" >&2; }
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-PORTCULLIS="$TARGET_DIR/release/portcullis"
-LOAD="$TARGET_DIR/release/portcullis-load"
-for bin in "$PORTCULLIS" "$LOAD"; do
-  [ -x "$bin" ] || [ "$SKIP_BUILD" = 0 ] || { echo "$bin is missing: build first (or drop --skip-build)" >&2; exit 2; }
-done
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-dirsize.XXXXXX")"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
-DAEMON_PID=""
-SAMPLER_PID=""
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
-  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT INT TERM
-
-if [ "$SKIP_BUILD" = 0 ]; then
-  say "building release binaries"
-  cargo build --release --locked --bins
-fi
-
-# The load runs measure the daemon, not Cognito's quotas: limits far above what 2 cores serve.
+lt_build
 CONFIG="$WORK/portcullis.toml"
-cat >"$CONFIG" <<EOF
-[storage]
-block_cache_mb = $BLOCK_CACHE_MB
-[rate_limits]
-per_ip_rps = 0
-[rate_limits.categories]
-UserAuthentication = 100000
-UserCreation = 100000
-UserUpdate = 100000
-UserRead = 100000
-UserList = 100000
-UserToken = 100000
-UserPoolRead = 100000
-UserPoolUpdate = 100000
-UserPoolClientUpdate = 100000
-EOF
-
-start_daemon() { # data_dir log
-  "$PORTCULLIS" serve --config "$CONFIG" --data-dir "$1" --listen "127.0.0.1:$PORT" >>"$2" 2>&1 &
-  DAEMON_PID=$!
-  for _ in $(seq 1 100); do
-    if curl -sf --cacert "$1/tls/ca.pem" "https://127.0.0.1:$PORT/health" >/dev/null 2>&1; then return 0; fi
-    kill -0 "$DAEMON_PID" 2>/dev/null || { tail -20 "$2" >&2; return 1; }
-    sleep 0.2
-  done
-  echo "daemon did not become healthy" >&2; return 1
-}
-
-stop_daemon() {
-  kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || true; DAEMON_PID=""
-}
+lt_write_config "$CONFIG" "[storage]" "block_cache_mb = $BLOCK_CACHE_MB"
 
 for size in "$SMALL" "$LARGE"; do
   data="$WORK/data-$size"; log="$OUT/daemon-$size.log"
   : >"$log"
   say "$size users: pool and client"
-  start_daemon "$data" "$log"
+  lt_start_daemon "$CONFIG" "$data" "$PORT" "$log"
   common=(--endpoint "https://127.0.0.1:$PORT" --ca-bundle "$data/tls/ca.pem" --credentials "$data/credentials")
   "$LOAD" get-user "${common[@]}" --users 1 --concurrency 1 --duration 1 --keep-pool \
     --fixture "$WORK/setup-$size.json" --out "$WORK/setup-run-$size" >/dev/null
-  stop_daemon
+  lt_stop_daemon
   pool_id="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pool_id"])' "$WORK/setup-$size.json")"
 
   say "$size users: seeding (daemon stopped)"
@@ -140,11 +88,8 @@ fixture.update(password=password, usernames=[f"s{k * stride:07d}" for k in range
 json.dump(fixture, open(out, "w"), indent=1)
 PY
 
-  start_daemon "$data" "$log"
-  (while kill -0 "$DAEMON_PID" 2>/dev/null; do
-     awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status" 2>/dev/null; sleep 1
-   done) >"$OUT/rss-$size.txt" &
-  SAMPLER_PID=$!
+  lt_start_daemon "$CONFIG" "$data" "$PORT" "$log"
+  lt_sample_rss "$OUT/rss-$size.txt"
   for scenario in $SCENARIOS; do
     say "$size users: $scenario"
     "$LOAD" "$scenario" "${common[@]}" --fixture "$WORK/fixture-$size.json" --users "$REAL" \
@@ -152,8 +97,8 @@ PY
       --out "$OUT/$scenario-$size" | tee "$OUT/$scenario-$size.txt"
   done
   awk '/^VmHWM/ {print $2}' "/proc/$DAEMON_PID/status" >"$OUT/hwm-$size.txt"
-  kill "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""
-  stop_daemon
+  lt_stop_sampler
+  lt_stop_daemon
 done
 
 python3 - "$OUT" "$SMALL" "$LARGE" "$SCENARIOS" "$BLOCK_CACHE_MB" <<'PY'

@@ -59,58 +59,25 @@ done
 
 say() { printf '\n[efficiency] %s\n' "$*" >&2; }
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-PORTCULLIS="$CARGO_TARGET_DIR/release/portcullis"
-LOAD="$CARGO_TARGET_DIR/release/portcullis-load"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-efficiency.XXXXXX")"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
-DAEMON_PID=""
-SAMPLER_PID=""
 
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
-  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
-  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT INT TERM
-
-if [ "$SKIP_BUILD" = 0 ]; then
-  say "building release binaries"
-  cargo build --release --locked --bins
-fi
+lt_build
 if [ "$SKIP_BENCH" = 0 ]; then
   say "benches (criterion; the daemon is not running meanwhile)"
-  cargo bench --locked --bench hot_steps -- --noplot 2>&1 | tee "$OUT/benches.txt" | grep -E "^[a-z_]+ +time:|time:" >&2 || true
+  cargo bench --locked --bench hot_steps -- --noplot 2>&1 | tee "$OUT/benches.txt" | grep -E "time:" >&2 || true
 fi
 CRITERION="$CARGO_TARGET_DIR/criterion"
 [ -f "$CRITERION/hsm_rs256_sign/new/estimates.json" ] || { echo "no bench results in $CRITERION: run without --skip-bench" >&2; exit 1; }
 
-# Cognito's quotas would cap the runs long before 2 cores do: limits far above that.
-CONFIG="$WORK/portcullis.toml"
-{
-  printf '[rate_limits]\nper_ip_rps = 0\n[rate_limits.categories]\n'
-  for c in UserAuthentication UserCreation UserUpdate UserRead UserList UserToken UserPoolRead UserPoolUpdate UserPoolClientUpdate; do
-    printf '%s = 100000\n' "$c"
-  done
-} >"$CONFIG"
-
 say "starting the release daemon on 127.0.0.1:$PORT"
+CONFIG="$WORK/portcullis.toml"
 DATA="$WORK/data"
-"$PORTCULLIS" serve --config "$CONFIG" --data-dir "$DATA" --listen "127.0.0.1:$PORT" >"$OUT/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 1 100); do
-  curl -sf --cacert "$DATA/tls/ca.pem" "https://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-  kill -0 "$DAEMON_PID" 2>/dev/null || { tail -20 "$OUT/daemon.log" >&2; exit 1; }
-  sleep 0.2
-done
-(while kill -0 "$DAEMON_PID" 2>/dev/null; do
-   awk '/^VmRSS/ {print $2}' "/proc/$DAEMON_PID/status" 2>/dev/null; sleep 1
- done) >"$OUT/rss.txt" &
-SAMPLER_PID=$!
+lt_write_config "$CONFIG"
+lt_start_daemon "$CONFIG" "$DATA" "$PORT" "$OUT/daemon.log"
+lt_sample_rss "$OUT/rss.txt"
 common=(--endpoint "https://127.0.0.1:$PORT" --ca-bundle "$DATA/tls/ca.pem" --credentials "$DATA/credentials"
         --daemon-pid "$DAEMON_PID" --duration "$DURATION" --warmup "$WARMUP")
 
@@ -131,7 +98,7 @@ open_loop() { # scenario share
 for s in $AT_70; do open_loop "$s" 0.7; done
 for s in $AT_3X; do open_loop "$s" 3; done
 
-kill "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""
+lt_stop_sampler
 python3 - "$OUT" "$CRITERION" "$SCENARIOS" "$AT_70" "$AT_3X" <<'PY'
 import json, os, sys
 out, criterion, scenarios = sys.argv[1], sys.argv[2], sys.argv[3].split()

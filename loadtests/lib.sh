@@ -1,0 +1,80 @@
+# Shared plumbing of the measurement scripts (efficiency.sh, directory-size.sh): sourced, not run.
+# A release daemon on loopback with rate limits out of the way, its health wait, an RSS sampler,
+# and one exit trap that stops them and removes the work directory.
+#
+# The sourcing script sets ROOT and SKIP_BUILD first; this sets PORTCULLIS, LOAD and WORK.
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+PORTCULLIS="$CARGO_TARGET_DIR/release/portcullis"
+LOAD="$CARGO_TARGET_DIR/release/portcullis-load"
+DAEMON_PID=""
+SAMPLER_PID=""
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-loadtest.XXXXXX")"
+
+lt_cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
+  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap lt_cleanup EXIT INT TERM
+
+# Builds the release binaries, or (with SKIP_BUILD=1) checks that they exist.
+lt_build() {
+  if [ "$SKIP_BUILD" = 0 ]; then
+    printf '\n[loadtest] building release binaries\n' >&2
+    cargo build --release --locked --bins
+  else
+    for bin in "$PORTCULLIS" "$LOAD"; do
+      [ -x "$bin" ] || { echo "$bin is missing: build first (or drop --skip-build)" >&2; exit 2; }
+    done
+  fi
+}
+
+# lt_write_config FILE [TOML...]: the daemon's configuration for load runs. Cognito's quotas (the
+# dev defaults) would cap the runs long before two cores do, so the limits are far above that.
+lt_write_config() {
+  local file="$1"; shift
+  {
+    printf '%s\n' "$@"
+    printf '[rate_limits]\nper_ip_rps = 0\n[rate_limits.categories]\n'
+    for c in UserAuthentication UserCreation UserUpdate UserRead UserList UserToken UserPoolRead \
+             UserPoolUpdate UserPoolClientUpdate; do
+      printf '%s = 100000\n' "$c"
+    done
+  } >"$file"
+}
+
+# lt_start_daemon CONFIG DATA_DIR PORT LOG: starts `portcullis serve` and waits for /health.
+lt_start_daemon() {
+  "$PORTCULLIS" serve --config "$1" --data-dir "$2" --listen "127.0.0.1:$3" >>"$4" 2>&1 &
+  DAEMON_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf --cacert "$2/tls/ca.pem" "https://127.0.0.1:$3/health" >/dev/null 2>&1 && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || { tail -20 "$4" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "the daemon did not become healthy (log: $4)" >&2
+  return 1
+}
+
+# Graceful stop (SIGTERM), as an operator would.
+lt_stop_daemon() {
+  kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || true; DAEMON_PID=""
+}
+
+# lt_sample_rss FILE: the daemon's VmRSS (KiB) once a second into FILE until lt_stop_sampler.
+lt_sample_rss() {
+  local pid="$DAEMON_PID"
+  (while kill -0 "$pid" 2>/dev/null; do
+     awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null; sleep 1
+   done) >"$1" &
+  SAMPLER_PID=$!
+}
+
+lt_stop_sampler() {
+  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
+  SAMPLER_PID=""
+}
