@@ -335,6 +335,7 @@ impl Config {
     pub fn pkcs11_module(&self) -> PathBuf {
         self.hsm.module.clone().unwrap_or_else(default_pkcs11_module)
     }
+
     /// RocksDB's memory budget from `[storage]`.
     pub fn store_memory(&self) -> StoreMemory {
         StoreMemory {
