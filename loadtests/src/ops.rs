@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::client::{str_field, CallError, Connection};
 use crate::scenario::{tag, Compute, Outcome, Scenario, Transaction, Vu};
-use crate::setup::Fixture;
+use crate::setup::{self, Fixture};
 use crate::sigv4::Signer;
 use crate::stats::ErrorKey;
 
@@ -169,13 +169,21 @@ impl Ops {
     }
 
     /// A password sign-in of the virtual user's next user, for its tokens (not measured).
+    /// Throttling is waited out as in set-up: a virtual user that an open-loop run adds while it
+    /// overloads the server would otherwise fail before its first measured transaction.
     pub async fn sign_in_for_tokens(&self, vu: &mut Vu) -> Result<Tokens, String> {
         let username = vu.next_username();
         let fixture = vu.fixture.clone();
-        let mut tx = Transaction::default();
-        password(&mut vu.conn, &mut tx, &fixture, &username, &fixture.password)
-            .await
-            .map_err(|e| format!("sign-in of {username} for tokens: {}: {}", e.kind, e.message))
+        let mut backoff = setup::Backoff::new();
+        loop {
+            let mut tx = Transaction::default();
+            match password(&mut vu.conn, &mut tx, &fixture, &username, &fixture.password).await {
+                Err(e) if e.kind == "TooManyRequestsException" && backoff.wait().await => {}
+                result => {
+                    return result.map_err(|e| format!("sign-in of {username} for tokens: {}: {}", e.kind, e.message))
+                }
+            }
+        }
     }
 
     async fn srp(&self, conn: &mut Connection, tx: &mut Transaction, fixture: &Arc<Fixture>, user: &str) -> Step {

@@ -60,21 +60,40 @@ struct Admin<'a> {
 impl Admin<'_> {
     /// A signed call, retried with back-off while throttled or after a dropped connection.
     async fn call(&mut self, operation: &str, body: &serde_json::Value) -> Result<serde_json::Value, CallError> {
-        let mut delay = Duration::from_millis(50);
-        let mut attempt = 1;
+        let mut backoff = Backoff::new();
         loop {
             match self.conn.call(operation, body, Some(self.signer)).await {
-                Err(e) if attempt < MAX_ATTEMPTS && retryable(&e) => {
+                Err(e) if retryable(&e) && backoff.wait().await => {
                     if e.kind == "TooManyRequestsException" {
                         self.throttled.fetch_add(1, Ordering::Relaxed);
                     }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                    attempt += 1;
                 }
                 other => return other,
             }
         }
+    }
+}
+
+/// Waits between attempts of a throttled call: 50 ms doubling up to 1 s, [`MAX_ATTEMPTS`] in all.
+pub struct Backoff {
+    delay: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new() -> Self {
+        Self { delay: Duration::from_millis(50), attempt: 1 }
+    }
+
+    /// Sleeps before the next attempt; false (at once) when the attempts are used up.
+    pub async fn wait(&mut self) -> bool {
+        if self.attempt >= MAX_ATTEMPTS {
+            return false;
+        }
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(Duration::from_secs(1));
+        self.attempt += 1;
+        true
     }
 }
 
