@@ -192,11 +192,11 @@ pub fn run(config: &Config, opts: &SeedOptions) -> Result<SeedReport, String> {
     let started = Instant::now();
     check_options(opts)?;
     // K beyond N (e.g. the default K with a small N) means every user.
-    let opts = &SeedOptions { real_passwords: opts.real_passwords.min(opts.users), ..opts.clone() };
+    let real = PasswordUsers::new(opts.users, opts.real_passwords);
     // The store first: if the daemon holds the database, fail before touching anything else.
     let directory = bootstrap::open_directory(config)?;
     let pool = directory.pool(&PoolId::from(opts.pool_id.clone())).map_err(|e| e.to_string())?.record;
-    if opts.real_passwords > 0 {
+    if real.count > 0 {
         PasswordPolicy::of_pool(&pool.settings).check(&opts.password).map_err(|e| format!("--password: {e}"))?;
     }
     if let Some(existing) = first_existing(&directory, &pool, opts)? {
@@ -214,7 +214,6 @@ pub fn run(config: &Config, opts: &SeedOptions) -> Result<SeedReport, String> {
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknown_password);
     let unknown = SrpVerifier::generate(pool.name_short(), "portcullis-seed", &hex::encode(unknown_password))
         .map_err(|e| format!("computing verifier: {e}"))?;
-    let real = PasswordUsers::new(opts.users, opts.real_passwords);
     let builder = Builder { pool: &pool, opts, real, cipher: &auth.verifiers, unknown: &unknown, created: now_epoch() };
     let items = work_items(opts.users, real);
     let next = AtomicUsize::new(0);

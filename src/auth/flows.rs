@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::issue::{issue_tokens, Minting, Origin};
+use super::issue::{Minting, Origin};
 use super::password::PasswordPolicy;
 use super::session::{invalid_session, Purpose};
 use super::srp::{self, SessionKey, SrpVerifier};
@@ -376,7 +376,9 @@ async fn after_password(req: &SignInRequest<'_>, user: User, user_key: &str) -> 
             Ok(Step::Challenge { name: "NEW_PASSWORD_REQUIRED", parameters, session: Some(session) })
         }
         UserStatus::Confirmed => {
-            let result = issue_tokens(req.app, req.pool, req.client, &user, user_key, Origin::Fresh).await?;
+            let result = Minting::prepare(req.app, req.pool, req.client, &user, user_key, Origin::Fresh)?
+                .on_worker(req.app)
+                .await?;
             Ok(Step::Authenticated(result))
         }
     }
@@ -455,7 +457,8 @@ async fn refresh(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Result
         return Err(Error::new(ErrorKind::NotAuthorized, "User is disabled."));
     }
     let origin = Origin::Refresh { origin_jti: key.origin_jti.clone(), auth_time: sign_in.auth_time };
-    let result = issue_tokens(req.app, req.pool, req.client, &user, &key.user_key, origin).await?;
+    let result =
+        Minting::prepare(req.app, req.pool, req.client, &user, &key.user_key, origin)?.on_worker(req.app).await?;
     Ok(Step::Authenticated(result))
 }
 

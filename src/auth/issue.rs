@@ -97,6 +97,11 @@ impl Minting {
         })
     }
 
+    /// [`Minting::run`] as a job of its own on the worker pool.
+    pub async fn on_worker(self, app: &App) -> Result<Value> {
+        app.on_worker(move || self.run()).await
+    }
+
     /// Signs both tokens and records the sign-in; blocking, for a worker thread. The result is
     /// Cognito's `AuthenticationResult`.
     pub fn run(self) -> Result<Value> {
@@ -120,18 +125,4 @@ impl Minting {
         result.insert("IdToken".into(), json!(id_token));
         Ok(Value::Object(result))
     }
-}
-
-/// Signs ID and access tokens for `user` on a worker and, for a fresh authentication, records
-/// the sign-in and returns a refresh token too.
-pub async fn issue_tokens(
-    app: &App,
-    pool: &UserPool,
-    client: &AppClient,
-    user: &User,
-    user_key: &str,
-    origin: Origin,
-) -> Result<Value> {
-    let minting = Minting::prepare(app, pool, client, user, user_key, origin)?;
-    app.on_worker(move || minting.run()).await
 }

@@ -8,8 +8,8 @@
 //! of gigabytes, so they go afterwards, [`PURGE_BATCH`] keys per commit, on a background thread;
 //! the marker goes last.
 
-use super::directory::{decode, Directory};
-use super::records::SignIn;
+use super::directory::Directory;
+use super::users::delete_sign_in_for_good;
 use super::{pool_prefix, Durability, Table, WriteSet};
 use crate::ids::PoolId;
 use crate::protocol::error::{Error, Result};
@@ -44,12 +44,7 @@ impl Directory {
         let prefix = pool_prefix(pool_id.as_str());
         let batch = batch.max(1);
         // Sign-ins first: their refresh-token entries are found only through them.
-        self.purge_table(Table::SignIns, &prefix, batch, |w, key, value| {
-            let sign_in: SignIn = decode(value)?;
-            w.delete(Table::RefreshTokens, sign_in.refresh_hash);
-            w.delete(Table::SignIns, key.to_vec());
-            Ok(())
-        })?;
+        self.purge_table(Table::SignIns, &prefix, batch, delete_sign_in_for_good)?;
         self.purge_table(Table::UsersBySub, &prefix, batch, |w, key, _| {
             w.delete(Table::UsersBySub, key.to_vec());
             Ok(())
@@ -132,7 +127,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::records::{now_epoch, User, UserPool, UserStatus};
+    use crate::store::records::{now_epoch, SignIn, User, UserPool, UserStatus};
     use crate::store::users::{SignInKey, UserBatch};
     use crate::store::{RocksStore, StoreMemory};
 

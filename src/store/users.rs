@@ -233,9 +233,7 @@ impl Directory {
 
     fn delete_sign_ins_with_prefix(&self, w: &mut WriteSet, prefix: &[u8]) -> Result<()> {
         for (key, value) in self.scan_all(Table::SignIns, prefix)? {
-            let sign_in: SignIn = decode(&value)?;
-            w.delete(Table::RefreshTokens, sign_in.refresh_hash);
-            w.delete(Table::SignIns, key);
+            delete_sign_in_for_good(w, &key, &value)?;
         }
         Ok(())
     }
@@ -260,4 +258,14 @@ impl Directory {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Adds to `w` the removal of a stored sign-in (`key`, `value` as in the `sign_ins` table) with
+/// its refresh-token entry: its user is gone, so nothing is left to say "revoked" about. (A
+/// sign-out keeps the refresh entry; see [`RefreshLookup::Revoked`].)
+pub(super) fn delete_sign_in_for_good(w: &mut WriteSet, key: &[u8], value: &[u8]) -> Result<()> {
+    let sign_in: SignIn = decode(value)?;
+    w.delete(Table::RefreshTokens, sign_in.refresh_hash);
+    w.delete(Table::SignIns, key.to_vec());
+    Ok(())
 }
