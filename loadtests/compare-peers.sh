@@ -62,9 +62,9 @@ done
 say() { printf '\n[compare] %s\n' "$*" >&2; }
 note() { printf '[compare] %s\n' "$*" >&2; }
 
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-PORTCULLIS="$TARGET_DIR/release/portcullis"
-LOAD="$TARGET_DIR/release/portcullis-load"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"   # PORTCULLIS, LOAD and lt_write_config; this script keeps its own exit trap
+TARGET_DIR="$CARGO_TARGET_DIR"
 PEER="$ROOT/loadtests/peers/peer.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-compare.XXXXXX")"
 export PEERS_RUN="$WORK/peers"   # peer.sh keeps the peers' state, pid files and logs here
@@ -118,18 +118,7 @@ start_portcullis() {
   local data="$WORK/portcullis-data" config="$WORK/portcullis.toml"
   rm -rf "$data"
   # Rate limits high enough not to cap the test (throttled calls would count as errors).
-  cat >"$config" <<'EOF'
-[rate_limits]
-per_ip_rps = 0
-[rate_limits.categories]
-UserAuthentication = 100000
-UserCreation = 100000
-UserUpdate = 100000
-UserRead = 100000
-UserList = 100000
-UserToken = 100000
-UserResourceRead = 100000
-EOF
+  lt_write_config "$config"
   if curl -s -o /dev/null --max-time 2 -k "https://127.0.0.1:$PORTCULLIS_PORT/"; then
     note "something already answers on 127.0.0.1:$PORTCULLIS_PORT (set PORTCULLIS_PORT)"; exit 1
   fi

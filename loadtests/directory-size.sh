@@ -58,6 +58,7 @@ say() { printf '\n[directory-size] %s\n' "$*" >&2; }
 
 # shellcheck source=loadtests/lib.sh
 . "$ROOT/loadtests/lib.sh"
+lt_init
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 

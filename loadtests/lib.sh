@@ -1,15 +1,23 @@
-# Shared plumbing of the measurement scripts (efficiency.sh, directory-size.sh): sourced, not run.
-# A release daemon on loopback with rate limits out of the way, its health wait, an RSS sampler,
-# and one exit trap that stops them and removes the work directory.
+# Shared plumbing of the load-test scripts (efficiency.sh, directory-size.sh, compare-peers.sh):
+# sourced, not run. The daemon configuration for load runs, a release daemon on loopback with its
+# health wait, an RSS sampler, and (lt_init) one exit trap that stops them and removes the work
+# directory.
 #
-# The sourcing script sets ROOT and SKIP_BUILD first; this sets PORTCULLIS, LOAD and WORK.
+# The sourcing script sets ROOT (and SKIP_BUILD for lt_build) first; this sets PORTCULLIS and LOAD,
+# and lt_init sets WORK.
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PORTCULLIS="$CARGO_TARGET_DIR/release/portcullis"
 LOAD="$CARGO_TARGET_DIR/release/portcullis-load"
 DAEMON_PID=""
 SAMPLER_PID=""
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-loadtest.XXXXXX")"
+
+# A work directory, removed on exit together with the daemon and sampler (scripts with their own
+# exit handling, such as compare-peers.sh, use only the functions below).
+lt_init() {
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-loadtest.XXXXXX")"
+  trap lt_cleanup EXIT INT TERM
+}
 
 lt_cleanup() {
   local status=$?
@@ -19,7 +27,6 @@ lt_cleanup() {
   rm -rf "$WORK"
   exit "$status"
 }
-trap lt_cleanup EXIT INT TERM
 
 # Builds the release binaries, or (with SKIP_BUILD=1) checks that they exist.
 lt_build() {
@@ -40,8 +47,8 @@ lt_write_config() {
   {
     printf '%s\n' "$@"
     printf '[rate_limits]\nper_ip_rps = 0\n[rate_limits.categories]\n'
-    for c in UserAuthentication UserCreation UserUpdate UserRead UserList UserToken UserPoolRead \
-             UserPoolUpdate UserPoolClientUpdate; do
+    for c in UserAuthentication UserCreation UserUpdate UserRead UserList UserToken UserResourceRead \
+             UserPoolRead UserPoolUpdate UserPoolClientUpdate; do
       printf '%s = 100000\n' "$c"
     done
   } >"$file"
