@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, MultiThreaded, Options, ReadOptions,
-    TransactionDB, TransactionDBOptions, TransactionOptions, WriteBatchWithTransaction, WriteOptions,
+    BlockBasedIndexType, BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, MultiThreaded,
+    Options, ReadOptions, TransactionDB, TransactionDBOptions, TransactionOptions, WriteBatchWithTransaction,
+    WriteOptions,
 };
 
 use super::{CommitError, Durability, KvStore, Mutation, Page, Precondition, StoreError, Table, WriteSet};
@@ -40,7 +41,15 @@ impl StoreMemory {
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(cache);
         table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+        // Index and filter blocks live in the cache, cut into 4 KiB partitions under a small
+        // pinned top level: a monolithic index block of a large SST file (hundreds of KiB) is
+        // evicted by data blocks in its cache shard and then re-read and decompressed on every
+        // lookup (seen as ~8% of a sign-in's CPU once the directory had grown to 200 MB).
+        table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+        table.set_partition_filters(true);
+        table.set_metadata_block_size(4096);
         table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_top_level_index_and_filter(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
         let mut cf = Options::default();
         cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
