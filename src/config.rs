@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ratelimit::QuotaCategory;
+use crate::scheduling::ReactorScheduling;
 use crate::store::StoreMemory;
 
 /// A configuration problem, reported at start-up as `config: <key>: <reason>`.
@@ -112,6 +113,8 @@ pub struct WorkersConfig {
     /// Jobs that may wait for a worker; beyond it requests fail fast with
     /// TooManyRequestsException. 0 = [`QUEUED_JOBS_PER_WORKER`] per worker thread.
     pub queue_capacity: usize,
+    /// How the async reactor's threads are scheduled next to the workers (`crate::scheduling`).
+    pub reactor_scheduling: ReactorScheduling,
 }
 
 /// The default queue bound per worker thread. A queue is only worth the latency it adds: at

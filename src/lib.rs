@@ -17,6 +17,7 @@ pub mod idp;
 pub mod ids;
 pub mod protocol;
 pub mod ratelimit;
+pub mod scheduling;
 pub mod seed;
 pub mod sigv4;
 pub mod store;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use portcullis::config::{Config, Overrides};
-use portcullis::{bootstrap, http, seed};
+use portcullis::{bootstrap, http, scheduling, seed};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -162,11 +162,13 @@ fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("metrics recorder: {e}"))?;
     let listen = config.listen_addr().map_err(|e| e.to_string())?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let reactor_scheduling = config.workers.reactor_scheduling;
     let bootstrap::Prepared { app, tls } = bootstrap::prepare(config)?;
     let app = Arc::new(app);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("portcullis-io")
+        .on_thread_start(move || scheduling::reactor_thread_started(reactor_scheduling))
         .build()
         .map_err(|e| format!("starting runtime: {e}"))?;
     runtime.block_on(async {

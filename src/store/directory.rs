@@ -13,6 +13,7 @@ use super::records::{unix_now, AppClient, Group, UserPool};
 use super::{pool_prefix, scoped_key, CommitError, KvStore, Precondition, Table, WriteSet};
 use crate::ids::{ClientId, PoolId};
 use crate::protocol::error::{Error, ErrorKind, Result};
+use crate::scheduling;
 
 /// A record as read, with the bytes it was read as, so that a later write can require it
 /// unchanged (a concurrent writer then gets `ConcurrentModificationException`).
@@ -84,12 +85,13 @@ impl Directory {
 
     /// Applies `writes`; a failed precondition `i` becomes `on_conflict(i)`. A commit may wait
     /// for an fsync of the WAL: inside the multi-threaded runtime it runs in `block_in_place`,
-    /// so the reactor hands this worker's other tasks to another thread meanwhile.
+    /// so the reactor hands this worker's other tasks to another thread meanwhile, and under the
+    /// normal scheduling policy ([`scheduling::interactive`]) so it resumes as soon as the fsync ends.
     pub(super) fn commit(&self, writes: WriteSet, on_conflict: impl FnOnce(usize) -> Error) -> Result<()> {
         let in_multi_thread_runtime = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let outcome = if in_multi_thread_runtime {
-            tokio::task::block_in_place(|| self.kv.commit(writes))
+            tokio::task::block_in_place(|| scheduling::interactive(|| self.kv.commit(writes)))
         } else {
             self.kv.commit(writes)
         };
