@@ -46,6 +46,7 @@ impl WorkerPool {
                     metrics::gauge!("portcullis_worker_queue_depth").set(now as f64);
                     // A panicking job must not take the worker down with it.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    crate::scheduling::after_worker_job();
                 }
             })?);
         }
