@@ -10,6 +10,7 @@ use crate::auth::AuthKeys;
 use crate::config::Config;
 use crate::hsm::{HsmError, KeyVault};
 use crate::ids::KeyId;
+use crate::messaging::Messenger;
 use crate::protocol::error::{Error, Result};
 use crate::ratelimit::RateLimits;
 use crate::sigv4::{SecretLookup, Verifier};
@@ -42,6 +43,8 @@ pub struct App {
     pub admin_keys: AdminKeys,
     /// Session, verifier and phantom-user keys of the sign-in path.
     pub auth: AuthKeys,
+    /// Outgoing codes and invitations (queued with the change, sent in the background).
+    pub messenger: Messenger,
     /// JWKS entries by key id; public halves never change, so they are read from the HSM once.
     jwk_cache: Mutex<HashMap<KeyId, Value>>,
 }
@@ -54,6 +57,7 @@ impl App {
         workers: WorkerPool,
         admin_keys: AdminKeys,
         auth: AuthKeys,
+        messenger: Messenger,
     ) -> Self {
         let limits = RateLimits::new(&config.rate_limits);
         let verifier =
@@ -67,6 +71,7 @@ impl App {
             verifier,
             admin_keys,
             auth,
+            messenger,
             jwk_cache: Mutex::new(HashMap::new()),
         }
     }

@@ -13,6 +13,7 @@ use crate::app::{AdminKeys, App};
 use crate::auth::AuthKeys;
 use crate::config::{Config, Mode};
 use crate::hsm::{HsmSettings, KeyVault, Pkcs11Vault};
+use crate::messaging::Messenger;
 use crate::store::{Directory, RocksStore};
 use crate::tls::{self, TlsFiles};
 use crate::workers::WorkerPool;
@@ -179,5 +180,6 @@ pub fn prepare(config: Config) -> Result<Prepared, String> {
         .map_err(|e| format!("starting worker pool: {e}"))?;
     let keys = admin_keys(&config)?;
     let auth = AuthKeys::load(&directory, vault.as_ref()).map_err(|e| format!("loading sign-in keys: {e}"))?;
-    Ok(Prepared { app: App::new(config, directory, vault, workers, keys, auth), tls })
+    let messenger = Messenger::from_config(&config.messaging)?;
+    Ok(Prepared { app: App::new(config, directory, vault, workers, keys, auth, messenger), tls })
 }

@@ -44,6 +44,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub rate_limits: RateLimitConfig,
     pub auth: AuthConfig,
+    pub messaging: MessagingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +124,87 @@ pub struct WorkersConfig {
 /// excess load into seconds of latency for everybody instead of quick rejections.
 pub const QUEUED_JOBS_PER_WORKER: usize = 16;
 
+/// `[messaging]`: how verification codes, invitations and reset codes leave the appliance.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagingConfig {
+    pub email: EmailConfig,
+    pub sms: SmsConfig,
+}
+
+/// Where messages of one medium go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderKind {
+    /// Kept in the dev outbox (`portcullis outbox`, `GET /admin/outbox`); nothing leaves the box.
+    #[default]
+    Outbox,
+    /// Email over SMTP.
+    Smtp,
+    /// SMS handed to an HTTPS webhook (an SMS gateway of your choice), HMAC-signed.
+    Webhook,
+}
+
+/// `[messaging.email]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// `outbox` or `smtp`.
+    pub sender: SenderKind,
+    /// From-address when the pool's `EmailConfiguration.From` is not set (Cognito's default).
+    pub from: String,
+    pub smtp_host: String,
+    /// 0 = the security mode's usual port (587 STARTTLS, 465 TLS, 25 none).
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+    /// PEM file of extra CAs to trust for the SMTP server (besides the system's).
+    pub smtp_ca_file: Option<PathBuf>,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            sender: SenderKind::Outbox,
+            from: "no-reply@verificationemail.com".into(),
+            smtp_host: String::new(),
+            smtp_port: 0,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password_file: None,
+            smtp_ca_file: None,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No TLS at all: only for a relay on loopback.
+    None,
+}
+
+/// `[messaging.sms]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// `outbox` or `webhook`.
+    pub sender: SenderKind,
+    /// `https://...` (or `http://` on loopback) receiving `POST` JSON `{pool_id, purpose, to, message}`.
+    pub webhook_url: String,
+    /// File holding the HMAC-SHA256 key of the `X-Portcullis-Signature` header.
+    pub webhook_secret_file: Option<PathBuf>,
+    /// PEM file of extra CAs to trust for the webhook's server (besides the system's).
+    pub webhook_ca_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
@@ -159,6 +241,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             rate_limits: RateLimitConfig::default(),
             auth: AuthConfig::default(),
+            messaging: MessagingConfig::default(),
         }
     }
 }
@@ -246,6 +329,35 @@ impl Config {
         })
     }
 
+    fn check_messaging(&self) -> Result<(), ConfigError> {
+        let email = &self.messaging.email;
+        match email.sender {
+            SenderKind::Outbox => {}
+            SenderKind::Smtp if email.smtp_host.is_empty() => {
+                return Err(bad("messaging.email.smtp_host", "required with sender = \"smtp\""))
+            }
+            SenderKind::Smtp => {}
+            SenderKind::Webhook => return Err(bad("messaging.email.sender", "email goes to \"outbox\" or \"smtp\"")),
+        }
+        let sms = &self.messaging.sms;
+        match sms.sender {
+            SenderKind::Outbox => {}
+            SenderKind::Webhook => {
+                if !(sms.webhook_url.starts_with("https://") || sms.webhook_url.starts_with("http://")) {
+                    return Err(bad(
+                        "messaging.sms.webhook_url",
+                        "an http(s) URL is required with sender = \"webhook\"",
+                    ));
+                }
+                if sms.webhook_secret_file.is_none() {
+                    return Err(bad("messaging.sms.webhook_secret_file", "required with sender = \"webhook\""));
+                }
+            }
+            SenderKind::Smtp => return Err(bad("messaging.sms.sender", "SMS goes to \"outbox\" or \"webhook\"")),
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
         if let Some(url) = &self.server.public_url {
@@ -267,6 +379,7 @@ impl Config {
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(bad("tls", "set both tls.cert and tls.key, or neither"));
         }
+        self.check_messaging()?;
         if self.mode == Mode::Production {
             if self.tls.cert.is_none() {
                 return Err(bad("tls.cert", "required in production mode"));

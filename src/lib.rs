@@ -15,6 +15,7 @@ pub mod hsm;
 pub mod http;
 pub mod idp;
 pub mod ids;
+pub mod messaging;
 pub mod protocol;
 pub mod ratelimit;
 pub mod scheduling;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use portcullis::config::{Config, Overrides};
-use portcullis::{bootstrap, http, scheduling, seed};
+use portcullis::{bootstrap, http, messaging, scheduling, seed};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -196,10 +196,12 @@ fn run(config: Config) -> Result<(), String> {
                 }
             })
         };
+        let delivery = tokio::spawn(messaging::delivery::run(app.clone()));
         let observability = Arc::new(http::Observability { prometheus });
         http::serve(app.clone(), observability, listener, tls, shutdown_signal(), grace).await;
         sweeper.abort();
         upkeep.abort();
+        delivery.abort();
         Ok::<(), String>(())
     })?;
     drop(runtime);

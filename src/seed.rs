@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::auth::flows::verifier_context;
-use crate::auth::password::{PasswordPolicy, VerifierCipher};
+use crate::auth::password::{DataCipher, PasswordPolicy};
 use crate::auth::srp::SrpVerifier;
 use crate::auth::AuthKeys;
 use crate::bootstrap;
@@ -137,7 +137,7 @@ struct Builder<'a> {
     pool: &'a UserPool,
     opts: &'a SeedOptions,
     real: PasswordUsers,
-    cipher: &'a VerifierCipher,
+    cipher: &'a DataCipher,
     unknown: &'a SrpVerifier,
     created: f64,
 }
@@ -172,6 +172,7 @@ impl Builder<'_> {
                 modified: self.created,
                 password: Some(sealed),
                 temporary_password_expires: None,
+                codes: Default::default(),
             };
             batch.add(&user_key, &user).map_err(|e| e.to_string())?;
         }
@@ -214,7 +215,7 @@ pub fn run(config: &Config, opts: &SeedOptions) -> Result<SeedReport, String> {
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknown_password);
     let unknown = SrpVerifier::generate(pool.name_short(), "portcullis-seed", &hex::encode(unknown_password))
         .map_err(|e| format!("computing verifier: {e}"))?;
-    let builder = Builder { pool: &pool, opts, real, cipher: &auth.verifiers, unknown: &unknown, created: now_epoch() };
+    let builder = Builder { pool: &pool, opts, real, cipher: &auth.data, unknown: &unknown, created: now_epoch() };
     let items = work_items(opts.users, real);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);

@@ -167,7 +167,7 @@ impl SignInRequest<'_> {
         let found = self.load_user(user_key)?.filter(|u| u.record.password.is_some());
         match found.as_ref().map(|u| &u.record) {
             Some(User { password: Some(sealed), username, .. }) => {
-                let verifier = self.app.auth.verifiers.open(&verifier_context(self.pool, user_key), sealed)?;
+                let verifier = self.app.auth.data.open(&verifier_context(self.pool, user_key), sealed)?;
                 let id = username.clone();
                 Ok((found, verifier, id))
             }
@@ -421,7 +421,7 @@ async fn new_password(req: &SignInRequest<'_>, responses: &Map<String, Value>, s
                 .map_err(|e| Error::internal("verifier", e))
         })
         .await?;
-    user.password = Some(req.app.auth.verifiers.seal(&verifier_context(req.pool, &user_key), &verifier)?);
+    user.password = Some(req.app.auth.data.seal(&verifier_context(req.pool, &user_key), &verifier)?);
     user.status = UserStatus::Confirmed;
     user.temporary_password_expires = None;
     user.modified = now_epoch();

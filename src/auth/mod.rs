@@ -22,11 +22,11 @@ use crate::hsm::KeyVault;
 use crate::ids::ClientId;
 use crate::protocol::error::{Error, Result};
 use crate::store::Directory;
-use password::VerifierCipher;
+use password::DataCipher;
 use session::SessionSealer;
 use srp::SrpVerifier;
 
-/// `meta` key of the data key that seals password verifiers (itself sealed by the HSM).
+/// `meta` key of the data key that seals secrets at rest (verifiers, codes, messages), itself sealed by the HSM.
 const VERIFIER_DATA_KEY: &str = "verifier_data_key";
 /// HSM sealing context of that data key.
 const VERIFIER_DATA_KEY_CONTEXT: &[u8] = b"portcullis/verifier-data-key/v1";
@@ -34,7 +34,7 @@ const VERIFIER_DATA_KEY_CONTEXT: &[u8] = b"portcullis/verifier-data-key/v1";
 /// Keys and caches of the sign-in path, built once at start-up.
 pub struct AuthKeys {
     pub sessions: SessionSealer,
-    pub verifiers: VerifierCipher,
+    pub data: DataCipher,
     /// Derives the stable fake salt shown for users that do not exist (when the client prevents
     /// user-existence errors), so that repeated probes see the same salt.
     phantom_salt: hmac::Key,
@@ -51,7 +51,7 @@ impl AuthKeys {
         let sealed = match directory.meta(VERIFIER_DATA_KEY)? {
             Some(sealed) => sealed,
             None => {
-                let fresh = VerifierCipher::generate_data_key()?;
+                let fresh = DataCipher::generate_data_key()?;
                 let sealed = vault
                     .seal(VERIFIER_DATA_KEY_CONTEXT, &fresh)
                     .map_err(|e| Error::internal("sealing verifier data key", e))?;
@@ -70,7 +70,7 @@ impl AuthKeys {
             .map_err(|e| Error::internal("phantom verifier", e))?;
         Ok(Self {
             sessions: SessionSealer::new()?,
-            verifiers: VerifierCipher::new(&data_key)?,
+            data: DataCipher::new(&data_key)?,
             phantom_salt: hmac::Key::new(hmac::HMAC_SHA256, &salt_key),
             phantom_verifier,
             client_secrets: Mutex::new(HashMap::new()),

@@ -1,5 +1,5 @@
 //! Passwords: the pool's password policy (checked on every set, with Cognito's messages), the
-//! generation of temporary passwords, and the sealing of SRP verifiers at rest.
+//! generation of temporary passwords, and the sealing of secrets (SRP verifiers, codes, messages) at rest.
 //!
 //! Verifiers are sealed with AES-256-GCM under a data key that is itself sealed by the HSM's
 //! AES key (envelope encryption): a copy of the RocksDB directory alone allows no offline guessing.
@@ -86,16 +86,19 @@ impl PasswordPolicy {
     }
 }
 
-/// Seals and opens SRP verifiers at rest with the directory's data key.
-pub struct VerifierCipher {
+/// Seals and opens secrets at rest (SRP verifiers, pending codes, queued messages) with the
+/// directory's data key, which the HSM seals. Every sealed value is bound to a context string
+/// (the record it belongs to), so a sealed value copied elsewhere does not open.
+pub struct DataCipher {
     key: LessSafeKey,
     rng: SystemRandom,
 }
 
-/// Format byte of a sealed verifier: `0x01 || nonce(12) || AES-GCM(salt_len(1) || salt || v) || tag`.
-const SEALED_VERIFIER_V1: u8 = 1;
+/// Format byte of a sealed value: `0x01 || nonce(12) || AES-GCM(plaintext) || tag`. A verifier's
+/// plaintext is `salt_len(1) || salt || v`.
+const SEALED_V1: u8 = 1;
 
-impl VerifierCipher {
+impl DataCipher {
     /// A fresh 256-bit data key (to be sealed by the HSM and stored).
     pub fn generate_data_key() -> Result<[u8; 32]> {
         let mut key = [0u8; 32];
@@ -108,38 +111,51 @@ impl VerifierCipher {
         Ok(Self { key: LessSafeKey::new(unbound), rng: SystemRandom::new() })
     }
 
-    /// Seals a verifier; `context` (pool id and `sub`) is bound as associated data, so a sealed
-    /// verifier copied onto another user does not open.
-    pub fn seal(&self, context: &str, verifier: &SrpVerifier) -> Result<SealedVerifier> {
-        let salt_len = u8::try_from(verifier.salt.len()).map_err(|_| Error::internal("sealing verifier", "salt"))?;
+    /// Seals `plain`, binding `context` as associated data.
+    pub fn seal_bytes(&self, context: &str, plain: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| Error::internal("sealing verifier", "no randomness"))?;
-        let mut buf = Vec::with_capacity(1 + verifier.salt.len() + verifier.verifier.len() + 16);
-        buf.push(salt_len);
-        buf.extend_from_slice(&verifier.salt);
-        buf.extend_from_slice(&verifier.verifier);
+        self.rng.fill(&mut nonce).map_err(|_| Error::internal("sealing", "no randomness"))?;
+        let mut buf = Vec::with_capacity(1 + NONCE_LEN + plain.len() + 16);
+        buf.push(SEALED_V1);
+        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(plain);
+        let mut body = buf.split_off(1 + NONCE_LEN);
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut buf)
-            .map_err(|_| Error::internal("sealing verifier", "aead"))?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
-        out.push(SEALED_VERIFIER_V1);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&buf);
-        Ok(SealedVerifier::from_bytes(&out))
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut body)
+            .map_err(|_| Error::internal("sealing", "aead"))?;
+        buf.extend_from_slice(&body);
+        Ok(buf)
     }
 
-    /// Opens what [`VerifierCipher::seal`] produced for the same `context`.
-    pub fn open(&self, context: &str, sealed: &SealedVerifier) -> Result<SrpVerifier> {
-        let bad = || Error::internal("opening verifier", "corrupt or foreign sealed verifier");
-        let sealed = sealed.to_bytes().ok_or_else(bad)?;
+    /// Opens what [`DataCipher::seal_bytes`] produced for the same `context`.
+    pub fn open_bytes(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let bad = || Error::internal("opening sealed data", "corrupt or foreign sealed value");
         let (&format, rest) = sealed.split_first().ok_or_else(bad)?;
-        if format != SEALED_VERIFIER_V1 || rest.len() < NONCE_LEN {
+        if format != SEALED_V1 || rest.len() < NONCE_LEN {
             return Err(bad());
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
         let mut buf = ciphertext.to_vec();
         let plain = self.key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut buf).map_err(|_| bad())?;
+        Ok(plain.to_vec())
+    }
+
+    /// Seals a verifier; `context` (pool id and `sub`) is bound as associated data, so a sealed
+    /// verifier copied onto another user does not open.
+    pub fn seal(&self, context: &str, verifier: &SrpVerifier) -> Result<SealedVerifier> {
+        let salt_len = u8::try_from(verifier.salt.len()).map_err(|_| Error::internal("sealing verifier", "salt"))?;
+        let mut plain = Vec::with_capacity(1 + verifier.salt.len() + verifier.verifier.len());
+        plain.push(salt_len);
+        plain.extend_from_slice(&verifier.salt);
+        plain.extend_from_slice(&verifier.verifier);
+        Ok(SealedVerifier::from_bytes(&self.seal_bytes(context, &plain)?))
+    }
+
+    /// Opens what [`DataCipher::seal`] produced for the same `context`.
+    pub fn open(&self, context: &str, sealed: &SealedVerifier) -> Result<SrpVerifier> {
+        let bad = || Error::internal("opening verifier", "corrupt or foreign sealed verifier");
+        let plain = self.open_bytes(context, &sealed.to_bytes().ok_or_else(bad)?)?;
         let (&salt_len, rest) = plain.split_first().ok_or_else(bad)?;
         let salt_len = usize::from(salt_len);
         if rest.len() < salt_len {
@@ -187,7 +203,7 @@ mod tests {
 
     #[test]
     fn sealed_verifiers_open_only_in_their_context() {
-        let cipher = VerifierCipher::new(&VerifierCipher::generate_data_key().unwrap()).unwrap();
+        let cipher = DataCipher::new(&DataCipher::generate_data_key().unwrap()).unwrap();
         let verifier = SrpVerifier::generate("AbCdEfGhI", "alice", "Correct-Horse-9!").unwrap();
         let sealed = cipher.seal("pool\0sub-1", &verifier).unwrap();
         let bytes = sealed.to_bytes().unwrap();

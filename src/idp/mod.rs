@@ -2,6 +2,7 @@
 //! operations. Handlers take the validated JSON input and return the JSON output.
 
 pub mod clients;
+pub mod codes;
 pub mod groups;
 pub mod operations;
 pub mod pools;

@@ -95,7 +95,7 @@ pub async fn sealed_verifier(
             SrpVerifier::generate(&short, &id, &pw).map_err(|e| Error::internal("computing verifier", e))
         })
         .await?;
-    app.auth.verifiers.seal(&verifier_context(pool, user_key), &verifier)
+    app.auth.data.seal(&verifier_context(pool, user_key), &verifier)
 }
 
 pub(super) struct Target {
@@ -137,6 +137,7 @@ fn new_user(pool: &UserPool, username: &str, attributes: BTreeMap<String, String
         modified: now,
         password: None,
         temporary_password_expires: None,
+        codes: Default::default(),
     }
 }
 

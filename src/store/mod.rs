@@ -16,6 +16,7 @@
 //! already load a million users in 1-1.5 minutes on 2 cores, mostly CPU (see `src/seed.rs`).
 
 pub mod directory;
+pub mod messages;
 pub mod purge;
 pub mod records;
 mod rocks;
@@ -36,6 +37,8 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `users_by_sub` | `{pool_id}\0{sub}`                   | `{user_key}` (index)                   |
 /// | `sign_ins`     | `{pool_id}\0{user_key}\0{origin_jti}` | [`records::SignIn`] (JSON)             |
 /// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
+/// | `message_queue` | `{uuid_v7}` (enqueue order)         | [`messages::QueuedMessage`] (JSON; content sealed) |
+/// | `dev_outbox`   | `{pool_id}\0{uuid_v7}`               | [`messages::DeliveredMessage`] (JSON; content sealed) |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
 /// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
 /// | `meta`         | `purge/{pool_id}`                    | epoch seconds: the pool was deleted, its users are being purged (`purge`) |
@@ -54,11 +57,13 @@ pub enum Table {
     UsersBySub,
     SignIns,
     RefreshTokens,
+    MessageQueue,
+    DevOutbox,
     Meta,
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 11] = [
         Table::Pools,
         Table::Clients,
         Table::PoolClients,
@@ -67,6 +72,8 @@ impl Table {
         Table::UsersBySub,
         Table::SignIns,
         Table::RefreshTokens,
+        Table::MessageQueue,
+        Table::DevOutbox,
         Table::Meta,
     ];
 
@@ -81,6 +88,8 @@ impl Table {
             Table::UsersBySub => "users_by_sub",
             Table::SignIns => "sign_ins",
             Table::RefreshTokens => "refresh_tokens",
+            Table::MessageQueue => "message_queue",
+            Table::DevOutbox => "dev_outbox",
             Table::Meta => "meta",
         }
     }

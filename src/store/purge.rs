@@ -37,22 +37,18 @@ impl Directory {
             .collect())
     }
 
-    /// Removes every user, `sub` index entry, sign-in and refresh-token entry of a deleted pool,
-    /// `batch` keys per commit, then its marker. Returns how many users were removed. Safe to run
+    /// Removes every user, `sub` index entry, sign-in, refresh-token entry and dev-outbox message
+    /// of a deleted pool, `batch` keys per commit, then its marker. Returns how many users were removed. Safe to run
     /// twice at once or again after an interruption: it only deletes what is still there.
     pub fn purge_deleted_pool(&self, pool_id: &PoolId, batch: usize) -> Result<u64> {
         let prefix = pool_prefix(pool_id.as_str());
         let batch = batch.max(1);
         // Sign-ins first: their refresh-token entries are found only through them.
         self.purge_table(Table::SignIns, &prefix, batch, delete_sign_in_for_good)?;
-        self.purge_table(Table::UsersBySub, &prefix, batch, |w, key, _| {
-            w.delete(Table::UsersBySub, key.to_vec());
-            Ok(())
-        })?;
-        let users = self.purge_table(Table::Users, &prefix, batch, |w, key, _| {
-            w.delete(Table::Users, key.to_vec());
-            Ok(())
-        })?;
+        for table in [Table::DevOutbox, Table::UsersBySub] {
+            self.purge_table(table, &prefix, batch, just_the_key(table))?;
+        }
+        let users = self.purge_table(Table::Users, &prefix, batch, just_the_key(Table::Users))?;
         // Synced: it also makes every unsynced batch before it durable, so a marker never
         // disappears ahead of the records it stands for.
         let mut w = WriteSet::new();
@@ -121,6 +117,14 @@ impl Directory {
     }
 }
 
+/// The purge step of a table whose entries own nothing else: delete the entry.
+fn just_the_key(table: Table) -> impl Fn(&mut WriteSet, &[u8], &[u8]) -> Result<()> {
+    move |w, key, _| {
+        w.delete(table, key.to_vec());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -155,6 +159,7 @@ mod tests {
             modified: now_epoch(),
             password: None,
             temporary_password_expires: None,
+            codes: Default::default(),
         }
     }
 

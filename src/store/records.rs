@@ -142,10 +142,25 @@ pub struct User {
     pub password: Option<SealedVerifier>,
     /// When a temporary password stops working (admin-created users).
     pub temporary_password_expires: Option<EpochSeconds>,
+    /// Codes sent and not yet used, by purpose (`sign_up`, `password_reset`, `verify:{attribute}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub codes: BTreeMap<String, PendingCode>,
+}
+
+/// A one-time code waiting to be used (see `idp::codes`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingCode {
+    /// The code sealed under the directory's data key (standard base64).
+    pub sealed: String,
+    /// The attribute the code was sent to (marked verified when it is used).
+    pub attribute: Option<String>,
+    /// Epoch seconds after which the code is refused.
+    pub expires: i64,
+    pub failed_attempts: u32,
 }
 
 /// A sealed SRP verifier as stored: standard base64 text, decoded only when a sign-in opens it
-/// (listing users never pays for it). Made and opened by `auth::password::VerifierCipher`.
+/// (listing users never pays for it). Made and opened by `auth::password::DataCipher`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SealedVerifier(String);

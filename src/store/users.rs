@@ -2,6 +2,7 @@
 //! records behind refresh tokens (revoking a sign-in revokes every token minted from it).
 
 use super::directory::{decode, encode, pool_missing, Directory, Listing, Versioned};
+use super::messages::{enqueue, QueuedMessage};
 use super::records::{SignIn, User};
 use super::{pool_prefix, scoped_key, Durability, Precondition, Table, WriteSet};
 use crate::ids::PoolId;
@@ -89,8 +90,16 @@ fn concurrent_user_change() -> Error {
 impl Directory {
     /// Creates a user; of two concurrent creates of one user key exactly one succeeds.
     pub fn create_user(&self, user_key: &str, user: &User) -> Result<()> {
+        self.create_user_and_send(user_key, user, &[])
+    }
+
+    /// Creates a user and queues `messages` (an invitation, a confirmation code) in the same commit.
+    pub fn create_user_and_send(&self, user_key: &str, user: &User, messages: &[QueuedMessage]) -> Result<()> {
         let pool_id = &user.pool_id;
         let mut w = WriteSet::new();
+        for m in messages {
+            enqueue(&mut w, m)?;
+        }
         w.require(Precondition::Present(Table::Pools, pool_id.as_str().as_bytes().to_vec()));
         w.require(Precondition::Absent(Table::Users, user_table_key(pool_id, user_key)));
         w.put(Table::Users, user_table_key(pool_id, user_key), encode(user)?);
@@ -146,8 +155,22 @@ impl Directory {
 
     /// Replaces a user as read; a concurrent change in between is `ConcurrentModificationException`.
     pub fn replace_user(&self, user_key: &str, old: &Versioned<User>, new: &User) -> Result<()> {
+        self.replace_user_and_send(user_key, old, new, &[])
+    }
+
+    /// Replaces a user as read and queues `messages` in the same commit.
+    pub fn replace_user_and_send(
+        &self,
+        user_key: &str,
+        old: &Versioned<User>,
+        new: &User,
+        messages: &[QueuedMessage],
+    ) -> Result<()> {
         let key = user_table_key(&new.pool_id, user_key);
         let mut w = WriteSet::new();
+        for m in messages {
+            enqueue(&mut w, m)?;
+        }
         w.require(Precondition::Unchanged(Table::Users, key.clone(), old.raw.clone()));
         w.put(Table::Users, key, encode(new)?);
         self.commit(w, |_| concurrent_user_change())
