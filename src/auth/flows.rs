@@ -127,7 +127,7 @@ fn required<'p>(params: &'p Map<String, Value>, name: &str) -> Result<&'p str> {
 
 impl SignInRequest<'_> {
     fn prevents_user_existence_errors(&self) -> bool {
-        self.client.settings.get("PreventUserExistenceErrors").and_then(Value::as_str) == Some("ENABLED")
+        self.client.prevents_user_existence_errors()
     }
 
     /// The answer for a user that does not exist (or must look as if it did not).

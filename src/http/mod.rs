@@ -1,6 +1,7 @@
 //! The HTTPS listener: rustls handshakes, HTTP/1.1 and HTTP/2 (ALPN) connections with keep-alive
 //! served by hyper, and graceful shutdown that lets in-flight requests finish.
 
+mod admin;
 mod routes;
 
 use std::convert::Infallible;

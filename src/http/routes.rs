@@ -8,11 +8,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use super::admin;
 use crate::app::App;
 use crate::ids::PoolId;
 use crate::protocol::error::{Error, ErrorKind, Fault};
@@ -67,6 +69,7 @@ pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Reques
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
         (&Method::POST, "/") => api(app, peer, req, &request_id).await,
+        (&Method::GET, admin::OUTBOX_PATH) => admin_outbox(app, peer, req, &request_id),
         (&Method::GET, "/health") => json_reply(StatusCode::OK, &json!({"status": "ok"}), &request_id),
         (&Method::GET, "/metrics") => {
             metrics::gauge!("portcullis_worker_queue_depth").set(app.workers.queue_depth() as f64);
@@ -84,9 +87,8 @@ pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Reques
     }
 }
 
-async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &str) -> Reply {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
+/// The request's headers as SigV4 verification reads them.
+fn signed_headers(parts: &Parts) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -98,6 +100,25 @@ async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &s
             headers.push(("host".to_owned(), authority.as_str().to_owned()));
         }
     }
+    headers
+}
+
+/// `GET /admin/outbox` (see `admin`).
+fn admin_outbox(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &str) -> Reply {
+    if app.limits.check_ip(peer.ip()).is_err() {
+        return json_reply(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Rate exceeded"}), request_id);
+    }
+    let (parts, _) = req.into_parts();
+    match admin::outbox(app, &parts, &signed_headers(&parts)) {
+        Ok(out) => json_reply(StatusCode::OK, &out, request_id),
+        Err(e) => error_reply(&e, "admin-outbox", request_id),
+    }
+}
+
+async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &str) -> Reply {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let headers = signed_headers(&parts);
     let op = protocol::operation_name(&headers).to_owned();
     let span = tracing::info_span!("request", request_id, operation = %op, peer = %peer.ip());
     metrics::counter!("portcullis_requests_total", "operation" => op.clone()).increment(1);

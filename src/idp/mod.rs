@@ -9,6 +9,7 @@ pub mod pools;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in;
+pub mod sign_up;
 pub mod tags;
 pub mod users;
 

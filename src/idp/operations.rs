@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use super::{clients, groups, pools, sessions, sign_in, tags, users};
+use super::{clients, groups, pools, sessions, sign_in, sign_up, tags, users};
 use crate::app::App;
 use crate::protocol::error::Result;
 use crate::ratelimit::QuotaCategory::{self, *};
@@ -66,7 +66,9 @@ operation_table! {
     AdminDisableUser: UserUpdate => users::admin_disable_user,
     AdminEnableUser: UserUpdate => users::admin_enable_user,
     AdminConfirmSignUp: UserUpdate => users::admin_confirm_sign_up,
-    SignUp: UserCreation + worker => users::sign_up,
+    SignUp: UserCreation + worker => sign_up::sign_up,
+    ConfirmSignUp: UserCreation => sign_up::confirm_sign_up,
+    ResendConfirmationCode: UserAccountRecovery => sign_up::resend_confirmation_code,
     ListUsers: UserList => users::list_users,
     InitiateAuth: UserAuthentication + worker => sign_in::initiate_auth,
     AdminInitiateAuth: UserAuthentication + worker => sign_in::admin_initiate_auth,

@@ -1,5 +1,5 @@
-//! User operations: AdminCreateUser, AdminGetUser, AdminDeleteUser, AdminSetUserPassword,
-//! AdminDisableUser, AdminEnableUser, SignUp, AdminConfirmSignUp and ListUsers.
+//! User operations: AdminCreateUser (with its invitation), AdminGetUser, AdminDeleteUser,
+//! AdminSetUserPassword, AdminDisableUser, AdminEnableUser, AdminConfirmSignUp and ListUsers.
 
 use std::collections::BTreeMap;
 
@@ -10,19 +10,22 @@ use crate::app::App;
 use crate::auth::flows::verifier_context;
 use crate::auth::password::PasswordPolicy;
 use crate::auth::srp::SrpVerifier;
+use crate::messaging::templates::{Medium, Purpose};
+use crate::messaging::Outgoing;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
+use crate::store::messages::QueuedMessage;
 use crate::store::records::{now_epoch, SealedVerifier, User, UserPool, UserStatus};
 
 const DAY_SECS: f64 = 86_400.0;
 
-fn user_missing() -> Error {
+pub(super) fn user_missing() -> Error {
     Error::new(ErrorKind::UserNotFound, "User does not exist.")
 }
 
 /// `[{Name, Value}]` as a map, checked against the pool's schema: every name must be a schema
 /// attribute, and `sub` is never set by a caller.
-fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, String>> {
+pub(super) fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, String>> {
     let schema: Vec<&str> = pool.schema_attribute_names().collect();
     let mut out = BTreeMap::new();
     for entry in list.and_then(Value::as_array).into_iter().flatten() {
@@ -44,7 +47,7 @@ fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<Str
 }
 
 /// Required schema attributes (other than `sub`) missing from `attributes`, as SignUp reports them.
-fn check_required(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Result<()> {
+pub(super) fn check_required(pool: &UserPool, attributes: &BTreeMap<String, String>) -> Result<()> {
     let missing: Vec<String> = pool
         .required_attribute_names()
         .filter(|n| !attributes.contains_key(*n))
@@ -124,7 +127,12 @@ async fn update_user(app: &App, body: Value, change: impl FnOnce(&mut User) -> R
 }
 
 /// A new, enabled user with a fresh `sub` and no password yet.
-fn new_user(pool: &UserPool, username: &str, attributes: BTreeMap<String, String>, status: UserStatus) -> User {
+pub(super) fn new_user(
+    pool: &UserPool,
+    username: &str,
+    attributes: BTreeMap<String, String>,
+    status: UserStatus,
+) -> User {
     let now = now_epoch();
     User {
         pool_id: pool.id.clone(),
@@ -141,26 +149,109 @@ fn new_user(pool: &UserPool, username: &str, attributes: BTreeMap<String, String
     }
 }
 
+/// The addresses an AdminCreateUser invitation goes to: each of `DesiredDeliveryMediums` (whose
+/// attribute the user must have), or by default an SMS when the user has a phone number
+/// (Cognito's default medium is SMS).
+fn invitation_recipients(input: &Map<String, Value>, user: &User) -> Result<Vec<(Medium, String)>> {
+    let address = |medium: Medium| user.attributes.get(medium.attribute()).map(|a| (medium, a.clone()));
+    let Some(requested) = input.get("DesiredDeliveryMediums").and_then(Value::as_array) else {
+        return Ok(address(Medium::Sms).into_iter().collect());
+    };
+    requested
+        .iter()
+        .map(|name| {
+            let medium = if name.as_str() == Some("EMAIL") { Medium::Email } else { Medium::Sms };
+            address(medium).ok_or_else(|| {
+                Error::invalid_parameter(match medium {
+                    Medium::Email => "No email provided but desired delivery medium was Email",
+                    Medium::Sms => "No phone_number provided but desired delivery medium was SMS",
+                })
+            })
+        })
+        .collect()
+}
+
+/// The invitation messages carrying `temporary`, unless `MessageAction` is `SUPPRESS`.
+fn invitations(
+    app: &App,
+    pool: &UserPool,
+    input: &Map<String, Value>,
+    user: &User,
+    temporary: &str,
+) -> Result<Vec<QueuedMessage>> {
+    if str_member(input, "MessageAction") == "SUPPRESS" {
+        return Ok(Vec::new());
+    }
+    invitation_recipients(input, user)?
+        .iter()
+        .map(|(medium, to)| {
+            let out = Outgoing {
+                pool,
+                purpose: Purpose::Invitation,
+                medium: *medium,
+                to,
+                username: &user.username,
+                code: temporary,
+            };
+            app.messenger.prepare(&app.auth.data, &out)
+        })
+        .collect()
+}
+
+/// A new temporary password for `user` (the given one or a generated one), valid for the pool's
+/// `TemporaryPasswordValidityDays`; returns it in clear for the invitation.
+async fn set_temporary_password(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    input: &Map<String, Value>,
+    user: &mut User,
+) -> Result<String> {
+    let policy = PasswordPolicy::of_pool(&pool.settings);
+    let temporary = match input.get("TemporaryPassword").and_then(Value::as_str) {
+        Some(p) => p.to_owned(),
+        None => policy.generate_temporary(),
+    };
+    let now = now_epoch();
+    user.temporary_password_expires = Some(now + policy.temporary_password_validity_days as f64 * DAY_SECS);
+    user.password = Some(sealed_verifier(app, pool, user_key, &user.username.clone(), &temporary).await?);
+    user.modified = now;
+    Ok(temporary)
+}
+
 pub async fn admin_create_user(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let pool = app.directory.pool(&pool_id_of(&input))?.record;
     let username = str_member(&input, "Username");
     let user_key = pool.user_key(username);
     if str_member(&input, "MessageAction") == "RESEND" {
-        // Re-sending the invitation needs messaging (not configured): the user must exist.
-        let user = app.directory.user(&pool.id, &user_key)?.ok_or_else(user_missing)?;
-        return Ok(json!({"User": user_type(&user.record, None)}));
+        return resend_invitation(app, &pool, &user_key, &input).await;
     }
     let attributes = attributes_from(&pool, input.get("UserAttributes"))?;
-    let policy = PasswordPolicy::of_pool(&pool.settings);
-    let temporary = match input.get("TemporaryPassword").and_then(Value::as_str) {
-        Some(p) => p.to_owned(),
-        None => policy.generate_temporary(),
-    };
     let mut user = new_user(&pool, username, attributes, UserStatus::ForceChangePassword);
-    user.temporary_password_expires = Some(user.created + policy.temporary_password_validity_days as f64 * DAY_SECS);
-    user.password = Some(sealed_verifier(app, &pool, &user_key, username, &temporary).await?);
-    app.directory.create_user(&user_key, &user)?;
+    let temporary = set_temporary_password(app, &pool, &user_key, &input, &mut user).await?;
+    let messages = invitations(app, &pool, &input, &user, &temporary)?;
+    app.directory.create_user_and_send(&user_key, &user, &messages)?;
+    if !messages.is_empty() {
+        app.messenger.wake();
+    }
+    Ok(json!({"User": user_type(&user, None)}))
+}
+
+/// `MessageAction: RESEND`: a new temporary password with a fresh validity, sent again.
+async fn resend_invitation(app: &App, pool: &UserPool, user_key: &str, input: &Map<String, Value>) -> Result<Value> {
+    let current = app.directory.user(&pool.id, user_key)?.ok_or_else(user_missing)?;
+    if current.record.status != UserStatus::ForceChangePassword {
+        return Err(Error::new(
+            ErrorKind::UnsupportedUserState,
+            format!("Resend not possible. {} status is not FORCE_CHANGE_PASSWORD.", current.record.username),
+        ));
+    }
+    let mut user = current.record.clone();
+    let temporary = set_temporary_password(app, pool, user_key, input, &mut user).await?;
+    let messages = invitations(app, pool, input, &user, &temporary)?;
+    app.directory.replace_user_and_send(user_key, &current, &user, &messages)?;
+    app.messenger.wake();
     Ok(json!({"User": user_type(&user, None)}))
 }
 
@@ -234,29 +325,6 @@ pub async fn admin_confirm_sign_up(app: &App, body: Value) -> Result<Value> {
         Ok(())
     })
     .await
-}
-
-pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
-    let input = object(body);
-    let client = app.directory.client_by_id(str_member(&input, "ClientId"))?.record;
-    let pool = app.directory.pool(&client.pool_id)?.record;
-    let username = str_member(&input, "Username");
-    super::sign_in::check_client_secret_hash(app, &client, input.get("SecretHash").and_then(Value::as_str), username)
-        .await?;
-    let attributes = attributes_from(&pool, input.get("UserAttributes"))?;
-    check_required(&pool, &attributes)?;
-    let user_key = pool.user_key(username);
-    let password = str_member(&input, "Password");
-    let mut user = new_user(&pool, username, attributes, UserStatus::Unconfirmed);
-    if app.directory.user(&pool.id, &user_key)?.is_some() {
-        return Err(Error::new(ErrorKind::UsernameExists, "User already exists"));
-    }
-    user.password = Some(sealed_verifier(app, &pool, &user_key, username, password).await?);
-    app.directory.create_user(&user_key, &user).map_err(|e| match e.kind {
-        ErrorKind::UsernameExists => Error::new(ErrorKind::UsernameExists, "User already exists"),
-        _ => e,
-    })?;
-    Ok(json!({"UserConfirmed": false, "UserSub": user.sub}))
 }
 
 /// A ListUsers `Filter`: `attribute = "value"` (exact) or `attribute ^= "value"` (prefix).

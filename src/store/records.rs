@@ -88,6 +88,13 @@ pub struct AppClient {
     pub settings: Map<String, Value>,
 }
 
+impl AppClient {
+    /// `PreventUserExistenceErrors` is `ENABLED`: answers must not tell whether a user exists.
+    pub fn prevents_user_existence_errors(&self) -> bool {
+        self.settings.get("PreventUserExistenceErrors").and_then(Value::as_str) == Some("ENABLED")
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {
     pub pool_id: PoolId,

@@ -330,6 +330,31 @@ class Daemon:
         s = session or self.http()
         return s.post(url, data=body if data_override is None else data_override, headers=hdrs, timeout=60)
 
+    def outbox(self, pool_id: str, to: str | None = None, credentials: tuple[str, str] | None = None,
+               expect_status: int = 200) -> list[dict] | requests.Response:
+        """GET /admin/outbox (SigV4-signed with the admin key): the dev outbox's messages of a pool."""
+        from urllib.parse import urlencode
+        params = {"UserPoolId": pool_id}
+        if to is not None:
+            params["To"] = to
+        url = f"{self.endpoint}/admin/outbox?{urlencode(params)}"
+        ak, sk = credentials or self.credentials()
+        req = AWSRequest(method="GET", url=url)
+        SigV4Auth(Credentials(ak, sk), SERVICE, REGION).add_auth(req)
+        r = self.http().get(url, headers=dict(req.headers.items()), timeout=30)
+        assert r.status_code == expect_status, r.text
+        return r.json()["Messages"] if expect_status == 200 else r
+
+    def wait_for_message(self, pool_id: str, to: str, count: int = 1, timeout: float = 10.0) -> dict:
+        """The `count`-th message the dev outbox holds for `to` (waits for background delivery)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = self.outbox(pool_id, to)
+            if len(messages) >= count:
+                return messages[count - 1]
+            assert time.monotonic() < deadline, f"no message #{count} for {to} after {timeout} s: {messages}"
+            time.sleep(0.05)
+
     def call(self, target: str, body: dict, **kw) -> dict:
         """A signed raw call that must succeed; returns the JSON body."""
         r = self.raw(target, body, **kw)

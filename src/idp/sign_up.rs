@@ -1,0 +1,192 @@
+//! Self-service sign-up: SignUp (with the confirmation code sent to an auto-verified attribute),
+//! ConfirmSignUp and ResendConfirmationCode, with Cognito's errors and, when the app client
+//! prevents user-existence errors, answers that do not tell whether the user exists.
+
+use serde_json::{json, Map, Value};
+
+use super::codes::{self, Checked, CodePurpose, VERIFICATION_CODE_SECS};
+use super::users::{attributes_from, check_required, new_user, sealed_verifier};
+use super::{object, str_member};
+use crate::app::App;
+use crate::messaging::templates::{delivery_details, Medium, Purpose};
+use crate::messaging::Outgoing;
+use crate::protocol::error::{Error, ErrorKind, Result};
+use crate::store::directory::Versioned;
+use crate::store::records::{now_epoch, AppClient, User, UserPool, UserStatus};
+
+/// The app client, its pool and the username of a public sign-up call, after the client's
+/// SECRET_HASH check.
+struct Caller {
+    client: AppClient,
+    pool: UserPool,
+    username: String,
+    user_key: String,
+}
+
+async fn caller(app: &App, input: &Map<String, Value>) -> Result<Caller> {
+    let client = app.directory.client_by_id(str_member(input, "ClientId"))?.record;
+    let pool = app.directory.pool(&client.pool_id)?.record;
+    let username = str_member(input, "Username").to_owned();
+    super::sign_in::check_client_secret_hash(app, &client, input.get("SecretHash").and_then(Value::as_str), &username)
+        .await?;
+    let user_key = pool.user_key(&username);
+    Ok(Caller { client, pool, username, user_key })
+}
+
+/// The public operations' error for an unknown user when the client allows saying so.
+fn no_such_user() -> Error {
+    Error::new(ErrorKind::UserNotFound, "Username/client id combination not found.")
+}
+
+/// Where a sign-up code goes: an attribute of the pool's `AutoVerifiedAttributes` that the user
+/// has, the phone number first (as Cognito does when both are auto-verified).
+pub(super) fn verification_destination(pool: &UserPool, user: &User) -> Option<(Medium, String)> {
+    let auto: Vec<&str> = pool
+        .settings
+        .get("AutoVerifiedAttributes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    [Medium::Sms, Medium::Email].into_iter().find_map(|medium| {
+        let attribute = medium.attribute();
+        let address = user.attributes.get(attribute).filter(|_| auto.contains(&attribute))?;
+        Some((medium, address.clone()))
+    })
+}
+
+/// Issues a sign-up code into `user` and renders its message; returns the queued message and
+/// the `CodeDeliveryDetails`, or nothing when no auto-verified attribute can receive it.
+fn sign_up_code(
+    app: &App,
+    pool: &UserPool,
+    user: &mut User,
+) -> Result<Option<(crate::store::messages::QueuedMessage, Value)>> {
+    let Some((medium, to)) = verification_destination(pool, user) else { return Ok(None) };
+    let code =
+        codes::issue(&app.auth.data, user, CodePurpose::SignUp, Some(medium.attribute()), VERIFICATION_CODE_SECS)?;
+    let message = app.messenger.prepare(
+        &app.auth.data,
+        &Outgoing { pool, purpose: Purpose::SignUp, medium, to: &to, username: &user.username, code: &code },
+    )?;
+    Ok(Some((message, delivery_details(medium, &to))))
+}
+
+pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let Caller { pool, username, user_key, .. } = caller(app, &input).await?;
+    let admin_only = pool
+        .settings
+        .get("AdminCreateUserConfig")
+        .and_then(|c| c.get("AllowAdminCreateUserOnly"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if admin_only {
+        return Err(Error::new(ErrorKind::NotAuthorized, "SignUp is not permitted for this user pool"));
+    }
+    let attributes = attributes_from(&pool, input.get("UserAttributes"))?;
+    check_required(&pool, &attributes)?;
+    let password = str_member(&input, "Password");
+    let mut user = new_user(&pool, &username, attributes, UserStatus::Unconfirmed);
+    if app.directory.user(&pool.id, &user_key)?.is_some() {
+        return Err(Error::new(ErrorKind::UsernameExists, "User already exists"));
+    }
+    user.password = Some(sealed_verifier(app, &pool, &user_key, &username, password).await?);
+    let code = sign_up_code(app, &pool, &mut user)?;
+    let messages: Vec<_> = code.iter().map(|(m, _)| m.clone()).collect();
+    app.directory.create_user_and_send(&user_key, &user, &messages).map_err(|e| match e.kind {
+        ErrorKind::UsernameExists => Error::new(ErrorKind::UsernameExists, "User already exists"),
+        _ => e,
+    })?;
+    let mut out = json!({"UserConfirmed": false, "UserSub": user.sub});
+    if let Some((_, details)) = code {
+        app.messenger.wake();
+        out["CodeDeliveryDetails"] = details;
+    }
+    Ok(out)
+}
+
+/// Records one more wrong code on the stored user, retrying on concurrent changes so that
+/// parallel guesses each count.
+fn count_failed_attempt(app: &App, pool: &UserPool, user_key: &str, purpose: CodePurpose, guess: &str) -> Result<()> {
+    for _ in 0..8 {
+        let Some(current) = app.directory.user(&pool.id, user_key)? else { return Ok(()) };
+        let mut user = current.record.clone();
+        match codes::check(&app.auth.data, &mut user, purpose, guess)? {
+            Checked::Mismatch(_) => match app.directory.replace_user(user_key, &current, &user) {
+                Err(e) if e.kind == ErrorKind::ConcurrentModification => continue,
+                other => return other,
+            },
+            _ => return Ok(()),
+        }
+    }
+    Err(Error::new(ErrorKind::ConcurrentModification, "the user changed meanwhile; try again"))
+}
+
+pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let Caller { client, pool, user_key, .. } = caller(app, &input).await?;
+    let code = str_member(&input, "ConfirmationCode");
+    let Some(current) = app.directory.user(&pool.id, &user_key)? else {
+        return Err(if client.prevents_user_existence_errors() { codes::code_mismatch() } else { no_such_user() });
+    };
+    if current.record.status != UserStatus::Unconfirmed {
+        return Err(Error::new(
+            ErrorKind::NotAuthorized,
+            format!("User cannot be confirmed. Current status is {}", current.record.status.wire_name()),
+        ));
+    }
+    let mut user = current.record.clone();
+    match codes::check(&app.auth.data, &mut user, CodePurpose::SignUp, code)? {
+        Checked::Accepted(attribute) => {
+            user.status = UserStatus::Confirmed;
+            if let Some(attribute) = attribute {
+                user.attributes.insert(format!("{attribute}_verified"), "true".into());
+            }
+            user.modified = now_epoch();
+            app.directory.replace_user(&user_key, &current, &user)?;
+            Ok(json!({}))
+        }
+        Checked::Rejected(e) => Err(e),
+        Checked::Mismatch(e) => {
+            count_failed_attempt(app, &pool, &user_key, CodePurpose::SignUp, code)?;
+            Err(e)
+        }
+    }
+}
+
+/// What ResendConfirmationCode shows for a user that does not exist when the client prevents
+/// user-existence errors: a masked address stable per username, never a real one.
+fn phantom_delivery(app: &App, pool: &UserPool, user_key: &str) -> Value {
+    let salt = app.auth.phantom_verifier(pool.id.as_str(), user_key).salt;
+    let letter = |i: usize| char::from(b'a' + salt.get(i).copied().unwrap_or(0) % 26);
+    let address = format!("{}@{}.com", letter(0), letter(1));
+    delivery_details(Medium::Email, &address)
+}
+
+pub async fn resend_confirmation_code(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let Caller { client, pool, user_key, .. } = caller(app, &input).await?;
+    let Some(current) = app.directory.user(&pool.id, &user_key)? else {
+        if client.prevents_user_existence_errors() {
+            return Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &pool, &user_key)}));
+        }
+        return Err(no_such_user());
+    };
+    if current.record.status == UserStatus::Confirmed {
+        return Err(Error::invalid_parameter("User is already confirmed."));
+    }
+    resend(app, &pool, &user_key, &current)
+}
+
+fn resend(app: &App, pool: &UserPool, user_key: &str, current: &Versioned<User>) -> Result<Value> {
+    let mut user = current.record.clone();
+    let Some((message, details)) = sign_up_code(app, pool, &mut user)? else {
+        return Err(Error::invalid_parameter("Cannot resend codes. Auto verification not turned on."));
+    };
+    user.modified = now_epoch();
+    app.directory.replace_user_and_send(user_key, current, &user, &[message])?;
+    app.messenger.wake();
+    Ok(json!({"CodeDeliveryDetails": details}))
+}
