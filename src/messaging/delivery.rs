@@ -66,7 +66,7 @@ async fn deliver_one(app: &App, queued: Versioned<QueuedMessage>) {
                 app.directory.message_retry(&queued, None)
             } else {
                 let attempts = m.attempts.saturating_add(1);
-                let backoff = FIRST_BACKOFF_SECS.saturating_mul(1 << attempts.min(16)).min(MAX_BACKOFF_SECS);
+                let backoff = FIRST_BACKOFF_SECS.saturating_mul(1 << (attempts - 1).min(16)).min(MAX_BACKOFF_SECS);
                 tracing::warn!(id = %m.id, pool = %m.pool_id, medium, attempts, %reason, "message send failed; retrying in {backoff} s");
                 let retry = QueuedMessage { attempts, next_attempt: now + backoff, ..m.clone() };
                 app.directory.message_retry(&queued, Some(&retry))

@@ -1,12 +1,14 @@
 //! Email over SMTP with `lettre` (the maintained Rust SMTP client): STARTTLS, implicit TLS or
 //! plain (loopback relays only), optional AUTH, trusting the system's CAs plus an optional PEM file.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{EmailConfig, SmtpSecurity};
@@ -16,7 +18,10 @@ use crate::store::messages::MessageContent;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct SmtpSender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Checked at start-up; the transport (with its connection pool, which needs the async
+    /// runtime) is built on the first send.
+    settings: AsyncSmtpTransportBuilder,
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
 }
 
 impl SmtpSender {
@@ -52,7 +57,7 @@ impl SmtpSender {
             };
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
-        Ok(Self { transport: builder.build() })
+        Ok(Self { settings: builder, transport: OnceLock::new() })
     }
 
     /// Sends one plain-text email.
@@ -66,6 +71,7 @@ impl SmtpSender {
             .header(ContentType::TEXT_PLAIN)
             .body(content.body.clone())
             .map_err(|e| format!("building the email: {e}"))?;
-        self.transport.send(email).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
+        let transport = self.transport.get_or_init(|| self.settings.clone().build());
+        transport.send(email).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
     }
 }
