@@ -24,7 +24,7 @@ use templates::{Medium, Purpose};
 pub enum Sender {
     /// Into the dev outbox table (read back with `portcullis outbox` or `GET /admin/outbox`).
     Outbox,
-    Smtp(smtp::SmtpSender),
+    Smtp(Box<smtp::SmtpSender>),
     Webhook(Box<webhook::WebhookSender>),
 }
 
@@ -50,7 +50,7 @@ impl Messenger {
     /// Builds the senders of `[messaging]` (reads secret files). Start-up only.
     pub fn from_config(config: &MessagingConfig) -> std::result::Result<Self, String> {
         let email = match config.email.sender {
-            SenderKind::Smtp => Sender::Smtp(smtp::SmtpSender::new(&config.email)?),
+            SenderKind::Smtp => Sender::Smtp(Box::new(smtp::SmtpSender::new(&config.email)?)),
             _ => Sender::Outbox,
         };
         let sms = match config.sms.sender {
