@@ -16,6 +16,7 @@ pub mod http;
 pub mod idp;
 pub mod ids;
 pub mod messaging;
+pub mod outbox_command;
 pub mod protocol;
 pub mod ratelimit;
 pub mod scheduling;

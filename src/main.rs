@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use portcullis::config::{Config, Overrides};
-use portcullis::{bootstrap, http, messaging, scheduling, seed};
+use portcullis::{bootstrap, http, messaging, outbox_command, scheduling, seed};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -68,6 +68,32 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Print the dev outbox of a running daemon: the codes and invitations it kept for a pool
+    /// (`[messaging] sender = "outbox"`), oldest first. Reads GET /admin/outbox with the admin key.
+    Outbox {
+        /// The pool whose messages to show.
+        #[arg(long)]
+        pool_id: String,
+        /// Only messages to this address (email or phone number).
+        #[arg(long)]
+        to: Option<String>,
+        /// The daemon's URL.
+        #[arg(long, default_value = "https://127.0.0.1:8443")]
+        endpoint: String,
+        /// Data directory of a dev daemon: its CA (tls/ca.pem) and admin key (credentials).
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// CA bundle for the daemon's certificate (default: {data_dir}/tls/ca.pem).
+        #[arg(long)]
+        ca_bundle: Option<PathBuf>,
+        /// Shared-credentials file with the admin key (default: {data_dir}/credentials).
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        #[arg(long, default_value = "portcullis")]
+        profile: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
     /// Check a configuration file and exit.
     CheckConfig {
         #[arg(long)]
@@ -122,6 +148,18 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Outbox { pool_id, to, endpoint, data_dir, ca_bundle, credentials, profile, region } => {
+            let query = outbox_command::OutboxQuery {
+                endpoint,
+                pool_id,
+                to,
+                ca_bundle: Some(ca_bundle.unwrap_or_else(|| data_dir.join("tls").join("ca.pem"))),
+                credentials: credentials.unwrap_or_else(|| data_dir.join("credentials")),
+                profile,
+                region,
+            };
+            return print_outbox(&query);
+        }
         Command::CheckConfig { config } => {
             return match Config::load(config.as_deref(), &Overrides::default()) {
                 Ok(_) => {
@@ -146,6 +184,27 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("portcullis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_outbox(query: &outbox_command::OutboxQuery) -> ExitCode {
+    let fetched = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(outbox_command::fetch(query)));
+    match fetched {
+        Ok(messages) => {
+            for m in &messages {
+                println!("{}", outbox_command::render(m));
+            }
+            eprintln!("{} message(s) for {}", messages.len(), query.pool_id);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("portcullis outbox: {e}");
             ExitCode::FAILURE
         }
     }

@@ -22,7 +22,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::sigv4::Signer;
 
-pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+pub use portcullis::sigv4::sign::JSON_CONTENT_TYPE;
 const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService";
 
 /// Where and how to connect: shared by every connection of a run.

@@ -2,6 +2,7 @@
 //! served by hyper, and graceful shutdown that lets in-flight requests finish.
 
 mod admin;
+pub mod client;
 mod routes;
 
 use std::convert::Infallible;

@@ -5,21 +5,17 @@
 //! `X-Portcullis-Signature: v1={hex HMAC-SHA256(secret, "{timestamp}.{body}")}`; a receiver
 //! recomputes it, compares in constant time and refuses stale timestamps. Any 2xx is success.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
 use ring::hmac;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::json;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::config::SmsConfig;
+use crate::http::client;
 use crate::store::messages::{MessageContent, QueuedMessage};
 use crate::store::records::unix_now;
 
@@ -43,7 +39,10 @@ impl WebhookSender {
             return Err("messaging.sms.webhook_secret_file: use a secret of at least 16 bytes".into());
         }
         let tls = match uri.scheme_str() {
-            Some("https") => Some(connector(config)?),
+            Some("https") => Some(
+                client::tls_connector(config.webhook_ca_file.as_deref())
+                    .map_err(|e| format!("messaging.sms.webhook_ca_file: {e}"))?,
+            ),
             Some("http") => None,
             _ => return Err("messaging.sms.webhook_url must be http(s)".into()),
         };
@@ -76,60 +75,19 @@ impl WebhookSender {
     }
 
     async fn post(&self, body: String, timestamp: i64, signature: String) -> Result<(), String> {
-        let host = self.uri.host().ok_or("webhook URL without host")?.to_owned();
-        let port = self.uri.port_u16().unwrap_or(if self.tls.is_some() { 443 } else { 80 });
-        let tcp =
-            TcpStream::connect((host.as_str(), port)).await.map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
+        let host = self.uri.authority().map_or("", |a| a.as_str()).to_owned();
         let request = Request::post(self.uri.path_and_query().map_or("/", |p| p.as_str()))
-            .header(hyper::header::HOST, self.uri.authority().map_or(host.as_str(), |a| a.as_str()))
+            .header(hyper::header::HOST, host)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header("x-portcullis-timestamp", timestamp.to_string())
             .header("x-portcullis-signature", signature)
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| format!("building the request: {e}"))?;
-        let status = match &self.tls {
-            Some(tls) => {
-                let name = ServerName::try_from(host.clone()).map_err(|e| format!("webhook host {host}: {e}"))?;
-                let stream = tls.connect(name, tcp).await.map_err(|e| format!("TLS with {host}: {e}"))?;
-                exchange(TokioIo::new(stream), request).await?
-            }
-            None => exchange(TokioIo::new(tcp), request).await?,
-        };
+        let (status, _) = client::send(&self.uri, self.tls.as_ref(), request).await?;
         if status.is_success() {
             Ok(())
         } else {
             Err(format!("webhook answered {status}"))
         }
     }
-}
-
-/// One HTTP/1.1 request on a fresh connection; returns the status once the body is read.
-async fn exchange<T>(io: T, request: Request<Full<Bytes>>) -> Result<hyper::StatusCode, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP handshake: {e}"))?;
-    tokio::spawn(connection);
-    let response = sender.send_request(request).await.map_err(|e| format!("webhook request: {e}"))?;
-    let status = response.status();
-    response.into_body().collect().await.map_err(|e| format!("webhook response: {e}"))?;
-    Ok(status)
-}
-
-/// rustls client settings trusting the system's CAs and the configured PEM file.
-fn connector(config: &SmsConfig) -> Result<TlsConnector, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = &config.webhook_ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("messaging.sms.webhook_ca_file {}: {e}", path.display()))?;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| format!("messaging.sms.webhook_ca_file: {e}"))?;
-            roots.add(cert).map_err(|e| format!("messaging.sms.webhook_ca_file: {e}"))?;
-        }
-    }
-    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
 }

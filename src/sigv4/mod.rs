@@ -489,5 +489,6 @@ fn incomplete(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::IncompleteSignature, message)
 }
 
+pub mod sign;
 #[cfg(test)]
 mod tests;

@@ -208,3 +208,28 @@ def test_codes_and_messages_are_not_stored_in_clear_and_survive_a_restart(make_d
     cognito = d.client()
     cognito.confirm_sign_up(ClientId=sp.public.client_id, Username=name, ConfirmationCode=code)
     assert user_of(cognito, sp.pool_id, name)["status"] == "CONFIRMED"
+
+
+def test_the_outbox_command_prints_the_messages(daemon, cognito, code_pool):
+    import subprocess
+
+    from conftest import BIN
+
+    name, email = code_pool.username(), f"{uuid.uuid4().hex[:8]}@example.com"
+    sign_up(cognito, code_pool.public.client_id, name, email)
+    code = code_in(daemon.wait_for_message(code_pool.pool_id, email))
+    run = subprocess.run([BIN, "outbox", "--pool-id", code_pool.pool_id, "--to", email,
+                          "--endpoint", daemon.endpoint, "--data-dir", str(daemon.data_dir)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert f"EMAIL sign_up to {email} (user {name})" in run.stdout, run.stdout
+    assert "Subject: Your verification code" in run.stdout
+    assert f"Your verification code is {code}. " in run.stdout
+    assert "1 message(s)" in run.stderr
+    # Without the admin key it is refused with the daemon's error.
+    bad = daemon.workdir / "bad-credentials"
+    bad.write_text("[portcullis]\naws_access_key_id = AKIAUNKNOWNKEY000000\naws_secret_access_key = x\n")
+    run = subprocess.run([BIN, "outbox", "--pool-id", code_pool.pool_id, "--endpoint", daemon.endpoint,
+                          "--data-dir", str(daemon.data_dir), "--credentials", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "UnrecognizedClientException" in run.stderr, run.stderr
