@@ -6,6 +6,7 @@ pub mod codes;
 pub mod groups;
 pub mod operations;
 pub mod pools;
+pub mod recovery;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in;

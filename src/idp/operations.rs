@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use super::{clients, groups, pools, sessions, sign_in, sign_up, tags, users};
+use super::{clients, groups, pools, recovery, sessions, sign_in, sign_up, tags, users};
 use crate::app::App;
 use crate::protocol::error::Result;
 use crate::ratelimit::QuotaCategory::{self, *};
@@ -69,6 +69,9 @@ operation_table! {
     SignUp: UserCreation + worker => sign_up::sign_up,
     ConfirmSignUp: UserCreation => sign_up::confirm_sign_up,
     ResendConfirmationCode: UserAccountRecovery => sign_up::resend_confirmation_code,
+    ForgotPassword: UserAccountRecovery => recovery::forgot_password,
+    ConfirmForgotPassword: UserAccountRecovery => recovery::confirm_forgot_password,
+    AdminResetUserPassword: UserAccountRecovery => recovery::admin_reset_user_password,
     ListUsers: UserList => users::list_users,
     InitiateAuth: UserAuthentication + worker => sign_in::initiate_auth,
     AdminInitiateAuth: UserAuthentication + worker => sign_in::admin_initiate_auth,

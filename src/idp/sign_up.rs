@@ -16,14 +16,14 @@ use crate::store::records::{now_epoch, AppClient, User, UserPool, UserStatus};
 
 /// The app client, its pool and the username of a public sign-up call, after the client's
 /// SECRET_HASH check.
-struct Caller {
-    client: AppClient,
-    pool: UserPool,
-    username: String,
-    user_key: String,
+pub(super) struct Caller {
+    pub client: AppClient,
+    pub pool: UserPool,
+    pub username: String,
+    pub user_key: String,
 }
 
-async fn caller(app: &App, input: &Map<String, Value>) -> Result<Caller> {
+pub(super) async fn caller(app: &App, input: &Map<String, Value>) -> Result<Caller> {
     let client = app.directory.client_by_id(str_member(input, "ClientId"))?.record;
     let pool = app.directory.pool(&client.pool_id)?.record;
     let username = str_member(input, "Username").to_owned();
@@ -34,7 +34,7 @@ async fn caller(app: &App, input: &Map<String, Value>) -> Result<Caller> {
 }
 
 /// The public operations' error for an unknown user when the client allows saying so.
-fn no_such_user() -> Error {
+pub(super) fn no_such_user() -> Error {
     Error::new(ErrorKind::UserNotFound, "Username/client id combination not found.")
 }
 
@@ -109,7 +109,13 @@ pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
 
 /// Records one more wrong code on the stored user, retrying on concurrent changes so that
 /// parallel guesses each count.
-fn count_failed_attempt(app: &App, pool: &UserPool, user_key: &str, purpose: CodePurpose, guess: &str) -> Result<()> {
+pub(super) fn count_failed_attempt(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    purpose: CodePurpose,
+    guess: &str,
+) -> Result<()> {
     for _ in 0..8 {
         let Some(current) = app.directory.user(&pool.id, user_key)? else { return Ok(()) };
         let mut user = current.record.clone();
@@ -158,7 +164,7 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
 
 /// What ResendConfirmationCode shows for a user that does not exist when the client prevents
 /// user-existence errors: a masked address stable per username, never a real one.
-fn phantom_delivery(app: &App, pool: &UserPool, user_key: &str) -> Value {
+pub(super) fn phantom_delivery(app: &App, pool: &UserPool, user_key: &str) -> Value {
     let salt = app.auth.phantom_verifier(pool.id.as_str(), user_key).salt;
     let letter = |i: usize| char::from(b'a' + salt.get(i).copied().unwrap_or(0) % 26);
     let address = format!("{}@{}.com", letter(0), letter(1));
