@@ -8,6 +8,7 @@ pub mod operations;
 pub mod pools;
 pub mod recovery;
 pub mod schema;
+pub mod self_service;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_up;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use super::{clients, groups, pools, recovery, sessions, sign_in, sign_up, tags, users};
+use super::{clients, groups, pools, recovery, self_service, sessions, sign_in, sign_up, tags, users};
 use crate::app::App;
 use crate::protocol::error::Result;
 use crate::ratelimit::QuotaCategory::{self, *};
@@ -78,6 +78,8 @@ operation_table! {
     RespondToAuthChallenge: UserAuthentication + worker => sign_in::respond_to_auth_challenge,
     AdminRespondToAuthChallenge: UserAuthentication + worker => sign_in::admin_respond_to_auth_challenge,
     GetUser: UserRead => sessions::get_user,
+    ChangePassword: UserAccountRecovery + worker => self_service::change_password,
+    DeleteUser: UserUpdate => self_service::delete_user,
     GlobalSignOut: UserAuthentication => sessions::global_sign_out,
     AdminUserGlobalSignOut: UserAuthentication => sessions::admin_user_global_sign_out,
     RevokeToken: UserToken => sessions::revoke_token,

@@ -121,3 +121,22 @@ def test_admin_reset_requires_the_code_before_the_next_sign_in(daemon, cognito, 
     assert "AccessToken" in sign_in(cognito, sp, name, NEW_PASSWORD)["AuthenticationResult"]
     with raises_code("UserNotFoundException"):
         cognito.admin_reset_user_password(UserPoolId=sp.pool_id, Username="nobody-here")
+
+
+def test_change_password_needs_the_current_one_and_delete_user_removes_the_caller(cognito, signin_pool):
+    sp = signin_pool
+    name, _ = verified_user(sp)
+    access = sign_in(cognito, sp, name, PASSWORD)["AuthenticationResult"]["AccessToken"]
+    with raises_code("NotAuthorizedException", "Incorrect username or password."):
+        cognito.change_password(AccessToken=access, PreviousPassword="Wrong-Passw0rd!", ProposedPassword=NEW_PASSWORD)
+    with raises_code("InvalidPasswordException"):
+        cognito.change_password(AccessToken=access, PreviousPassword=PASSWORD, ProposedPassword="short")
+    cognito.change_password(AccessToken=access, PreviousPassword=PASSWORD, ProposedPassword=NEW_PASSWORD)
+    with raises_code("NotAuthorizedException"):
+        sign_in(cognito, sp, name, PASSWORD)
+    access = sign_in(cognito, sp, name, NEW_PASSWORD)["AuthenticationResult"]["AccessToken"]
+    cognito.delete_user(AccessToken=access)
+    with raises_code("UserNotFoundException"):
+        sp.get_user(name)
+    with raises_code("NotAuthorizedException"):
+        cognito.get_user(AccessToken=access)
