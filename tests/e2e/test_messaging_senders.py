@@ -83,19 +83,24 @@ def smtp_certificates(tmp_path) -> tuple[str, str, str]:
     return tuple(str(p) for p in paths)
 
 
+def smtp_config(port: int, security: str) -> str:
+    """The daemon configuration sending email to the SMTP server on `port` (more keys may follow)."""
+    return GENEROUS_LIMITS + f"""
+[messaging.email]
+sender = "smtp"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+smtp_security = "{security}"
+"""
+
+
 def test_sign_up_codes_go_out_over_plain_smtp(make_daemon):
     inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        d = make_daemon(GENEROUS_LIMITS + f"""
-[messaging.email]
-sender = "smtp"
-smtp_host = "127.0.0.1"
-smtp_port = {port}
-smtp_security = "none"
-""")
+        d = make_daemon(smtp_config(port, "none"))
         cognito = d.client()
         sp = make_signin_pool(d, cognito, {"AutoVerifiedAttributes": ["email"],
                                            "EmailConfiguration": {"From": "Example App <app@example.com>"}})
@@ -131,13 +136,7 @@ def test_smtp_with_starttls_and_auth(make_daemon, tmp_path):
     controller.start()
     try:
         (tmp_path / "smtp-password").write_text("s3cret-pw\n")
-        d = make_daemon(GENEROUS_LIMITS + f"""
-[messaging.email]
-sender = "smtp"
-smtp_host = "127.0.0.1"
-smtp_port = {port}
-smtp_security = "starttls"
-smtp_username = "mailer"
+        d = make_daemon(smtp_config(port, "starttls") + f"""smtp_username = "mailer"
 smtp_password_file = "{tmp_path / 'smtp-password'}"
 smtp_ca_file = "{ca}"
 from = "no-reply@portcullis.test"
