@@ -38,12 +38,11 @@ pub async fn run(app: Arc<App>) {
     }
 }
 
-/// One pass over the queue: every due message is attempted once.
+/// One pass over the queue: every due message (up to [`PASS`]) is attempted once.
 pub async fn deliver_due(app: &App) -> Result<()> {
     let now = unix_now();
     let queued = app.directory.queued_messages(PASS)?;
-    metrics::gauge!("portcullis_message_queue_depth").set(queued.len() as f64);
-    let due: Vec<_> = queued.into_iter().filter(|m| m.record.next_attempt <= now).collect();
+    let due: Vec<_> = queued.into_iter().take_while(|m| m.record.next_attempt <= now).collect();
     stream::iter(due).for_each_concurrent(IN_FLIGHT, |m| deliver_one(app, m)).await;
     Ok(())
 }

@@ -37,7 +37,7 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `users_by_sub` | `{pool_id}\0{sub}`                   | `{user_key}` (index)                   |
 /// | `sign_ins`     | `{pool_id}\0{user_key}\0{origin_jti}` | [`records::SignIn`] (JSON)             |
 /// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
-/// | `message_queue` | `{uuid_v7}` (enqueue order)         | [`messages::QueuedMessage`] (JSON; content sealed) |
+/// | `message_queue` | `{next_attempt: u64 BE}{uuid_v7}` (due order) | [`messages::QueuedMessage`] (JSON; content sealed) |
 /// | `dev_outbox`   | `{pool_id}\0{uuid_v7}`               | [`messages::DeliveredMessage`] (JSON; content sealed) |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
 /// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
