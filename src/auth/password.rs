@@ -41,7 +41,16 @@ impl PasswordPolicy {
             require_lowercase: flag("RequireLowercase"),
             require_numbers: flag("RequireNumbers"),
             require_symbols: flag("RequireSymbols"),
-            temporary_password_validity_days: number("TemporaryPasswordValidityDays", 7),
+            // The older `AdminCreateUserConfig.UnusedAccountValidityDays` applies when the policy
+            // does not say (Cognito replaced it with the policy member).
+            temporary_password_validity_days: number(
+                "TemporaryPasswordValidityDays",
+                settings
+                    .get("AdminCreateUserConfig")
+                    .and_then(|c| c.get("UnusedAccountValidityDays"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(7),
+            ),
         }
     }
 
@@ -169,6 +178,19 @@ impl DataCipher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_passwords_last_the_policy_days_else_the_unused_account_days() {
+        let settings = |v: Value| v.as_object().cloned().unwrap_or_default();
+        let both = settings(serde_json::json!({
+            "Policies": {"PasswordPolicy": {"TemporaryPasswordValidityDays": 3}},
+            "AdminCreateUserConfig": {"UnusedAccountValidityDays": 10},
+        }));
+        assert_eq!(PasswordPolicy::of_pool(&both).temporary_password_validity_days, 3);
+        let old_only = settings(serde_json::json!({"AdminCreateUserConfig": {"UnusedAccountValidityDays": 10}}));
+        assert_eq!(PasswordPolicy::of_pool(&old_only).temporary_password_validity_days, 10);
+        assert_eq!(PasswordPolicy::of_pool(&Map::new()).temporary_password_validity_days, 7);
+    }
 
     fn policy(json: Value) -> PasswordPolicy {
         let mut settings = Map::new();
