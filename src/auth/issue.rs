@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::tokens::{self, TokenContext, TokenLifetimes};
+use super::tokens::{self, GroupClaims, TokenContext, TokenLifetimes};
 use crate::app::App;
 use crate::hsm::KeyVault;
 use crate::ids::KeyId;
@@ -59,11 +59,12 @@ impl Minting {
             Origin::Fresh => (uuid::Uuid::new_v4().to_string(), now, true),
             Origin::Refresh { origin_jti, auth_time } => (origin_jti, auth_time, false),
         };
+        let groups = group_claims(app, pool, user_key)?;
         let ctx = TokenContext {
             issuer: issuer(app, pool),
             client_id: client.id.as_str(),
             user,
-            groups: &[],
+            groups: &groups,
             origin_jti: &origin_jti,
             auth_time,
             event_id: uuid::Uuid::new_v4().to_string(),
@@ -125,4 +126,20 @@ impl Minting {
         result.insert("IdToken".into(), json!(id_token));
         Ok(Value::Object(result))
     }
+}
+
+/// The user's group claims, read from the directory (most users are in no group: one empty
+/// prefix scan).
+fn group_claims(app: &App, pool: &UserPool, user_key: &str) -> Result<GroupClaims> {
+    let names = app.directory.groups_of_user(&pool.id, user_key)?;
+    let mut groups = Vec::with_capacity(names.len());
+    for name in names {
+        match app.directory.group(&pool.id, &name) {
+            Ok(g) => groups.push((g.record.name, g.record.precedence, g.record.role_arn)),
+            // Deleted after the memberships were read: it no longer counts.
+            Err(e) if e.kind == crate::protocol::error::ErrorKind::ResourceNotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(GroupClaims::new(groups))
 }

@@ -58,13 +58,44 @@ pub struct TokenContext<'a> {
     pub issuer: String,
     pub client_id: &'a str,
     pub user: &'a User,
-    pub groups: &'a [String],
+    /// `cognito:groups`, `cognito:roles` and `cognito:preferred_role` of the user.
+    pub groups: &'a GroupClaims,
     /// The sign-in the tokens come from (kept across refreshes).
     pub origin_jti: &'a str,
     pub auth_time: i64,
     pub event_id: String,
     pub now: i64,
     pub lifetimes: TokenLifetimes,
+}
+
+/// The group claims of a user: group names by precedence (lowest value first, groups without
+/// one last, then by name), their role ARNs in that order, and the preferred role: the role of
+/// the single group with the lowest precedence among those with a role.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupClaims {
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    pub preferred_role: Option<String>,
+}
+
+impl GroupClaims {
+    /// From `(name, precedence, role_arn)` of each group the user is in.
+    pub fn new(mut groups: Vec<(String, Option<i64>, Option<String>)>) -> Self {
+        groups.sort_by(|a, b| (a.1.is_none(), a.1, &a.0).cmp(&(b.1.is_none(), b.1, &b.0)));
+        let mut roles: Vec<String> = Vec::new();
+        for role in groups.iter().filter_map(|g| g.2.clone()) {
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
+        let with_role: Vec<_> = groups.iter().filter(|g| g.2.is_some()).collect();
+        let preferred_role = match with_role.as_slice() {
+            [first, second, ..] if first.1.is_some() && first.1 == second.1 => None,
+            [first, ..] => first.2.clone(),
+            [] => None,
+        };
+        Self { groups: groups.into_iter().map(|g| g.0).collect(), roles, preferred_role }
+    }
 }
 
 fn uuid() -> String {
@@ -75,8 +106,14 @@ fn uuid() -> String {
 pub fn id_token_claims(ctx: &TokenContext<'_>) -> Value {
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(ctx.user.sub));
-    if !ctx.groups.is_empty() {
-        claims.insert("cognito:groups".into(), json!(ctx.groups));
+    if !ctx.groups.groups.is_empty() {
+        claims.insert("cognito:groups".into(), json!(ctx.groups.groups));
+    }
+    if !ctx.groups.roles.is_empty() {
+        claims.insert("cognito:roles".into(), json!(ctx.groups.roles));
+    }
+    if let Some(role) = &ctx.groups.preferred_role {
+        claims.insert("cognito:preferred_role".into(), json!(role));
     }
     for (name, value) in &ctx.user.attributes {
         let claim = match name.as_str() {
@@ -102,8 +139,8 @@ pub fn id_token_claims(ctx: &TokenContext<'_>) -> Value {
 pub fn access_token_claims(ctx: &TokenContext<'_>) -> Value {
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(ctx.user.sub));
-    if !ctx.groups.is_empty() {
-        claims.insert("cognito:groups".into(), json!(ctx.groups));
+    if !ctx.groups.groups.is_empty() {
+        claims.insert("cognito:groups".into(), json!(ctx.groups.groups));
     }
     claims.insert("iss".into(), json!(ctx.issuer));
     claims.insert("client_id".into(), json!(ctx.client_id));
@@ -200,6 +237,25 @@ pub fn verify_access_token(token: &str, jwk: &Value, issuer: &str) -> Result<Acc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_claims_follow_precedence_and_the_preferred_role_needs_a_single_lowest() {
+        let g = |name: &str, precedence: Option<i64>, role: Option<&str>| {
+            (name.to_owned(), precedence, role.map(str::to_owned))
+        };
+        let claims = GroupClaims::new(vec![
+            g("zeta", None, Some("arn:r3")),
+            g("beta", Some(5), Some("arn:r2")),
+            g("alpha", Some(1), None),
+            g("gamma", Some(3), Some("arn:r1")),
+        ]);
+        assert_eq!(claims.groups, ["alpha", "gamma", "beta", "zeta"]);
+        assert_eq!(claims.roles, ["arn:r1", "arn:r2", "arn:r3"]);
+        assert_eq!(claims.preferred_role.as_deref(), Some("arn:r1"));
+        let tie = GroupClaims::new(vec![g("a", Some(2), Some("arn:a")), g("b", Some(2), Some("arn:b"))]);
+        assert_eq!(tie.preferred_role, None, "two groups share the lowest precedence");
+        assert_eq!(GroupClaims::new(vec![]), GroupClaims::default());
+    }
 
     #[test]
     fn lifetimes_follow_the_clients_units() {

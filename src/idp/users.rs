@@ -72,7 +72,7 @@ pub fn attribute_list(user: &User, only: Option<&[String]>) -> Vec<Value> {
 }
 
 /// `UserType` (AdminCreateUser, ListUsers).
-fn user_type(user: &User, only: Option<&[String]>) -> Value {
+pub(super) fn user_type(user: &User, only: Option<&[String]>) -> Value {
     json!({
         "Username": user.username,
         "Attributes": attribute_list(user, only),

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::purge::purge_marker;
-use super::records::{unix_now, AppClient, Group, UserPool};
+use super::records::{unix_now, AppClient, UserPool};
 use super::{pool_prefix, scoped_key, CommitError, KvStore, Precondition, Table, WriteSet};
 use crate::ids::{ClientId, PoolId};
 use crate::protocol::error::{Error, ErrorKind, Result};
@@ -56,7 +56,7 @@ fn client_missing(id: &str) -> Error {
     Error::not_found(format!("User pool client {id} does not exist."))
 }
 
-fn group_missing() -> Error {
+pub(super) fn group_missing() -> Error {
     Error::not_found("Group not found.")
 }
 
@@ -273,47 +273,6 @@ impl Directory {
         w.delete(Table::PoolClients, scoped_key(c.pool_id.as_str(), c.id.as_str()));
         let id = c.id.clone();
         self.commit(w, |_| concurrent_client_change(&id))
-    }
-
-    // ----- groups -----
-
-    /// Creates a group; of two concurrent creates of one name exactly one succeeds.
-    pub fn create_group(&self, group: &Group) -> Result<()> {
-        let mut w = WriteSet::new();
-        w.require(Precondition::Present(Table::Pools, group.pool_id.as_str().as_bytes().to_vec()));
-        w.require(Precondition::Absent(Table::Groups, scoped_key(group.pool_id.as_str(), &group.name)));
-        w.put(Table::Groups, scoped_key(group.pool_id.as_str(), &group.name), encode(group)?);
-        let (pool_id, name) = (group.pool_id.clone(), group.name.clone());
-        self.commit(w, |i| match i {
-            0 => pool_missing(&pool_id),
-            _ => Error::new(ErrorKind::GroupExists, format!("A group with the name {name} already exists.")),
-        })
-    }
-
-    pub fn group(&self, pool_id: &PoolId, name: &str) -> Result<Versioned<Group>> {
-        self.read(Table::Groups, &scoped_key(pool_id.as_str(), name))?.ok_or_else(group_missing)
-    }
-
-    pub fn list_groups(&self, pool_id: &PoolId, token: Option<&str>, limit: usize) -> Result<Listing<Group>> {
-        let page = self.page(Table::Groups, &pool_prefix(pool_id.as_str()), token, limit)?;
-        let items = page.items.iter().map(|(_, v)| decode(v)).collect::<Result<_>>()?;
-        Ok(Listing { items, next_token: page.next_token })
-    }
-
-    pub fn replace_group(&self, old: &Versioned<Group>, new: &Group) -> Result<()> {
-        let key = scoped_key(new.pool_id.as_str(), &new.name);
-        let mut w = WriteSet::new();
-        w.require(Precondition::Unchanged(Table::Groups, key.clone(), old.raw.clone()));
-        w.put(Table::Groups, key, encode(new)?);
-        self.commit(w, |_| Error::new(ErrorKind::ConcurrentModification, "The group was changed concurrently."))
-    }
-
-    pub fn delete_group(&self, old: &Versioned<Group>) -> Result<()> {
-        let key = scoped_key(old.record.pool_id.as_str(), &old.record.name);
-        let mut w = WriteSet::new();
-        w.require(Precondition::Unchanged(Table::Groups, key.clone(), old.raw.clone()));
-        w.delete(Table::Groups, key);
-        self.commit(w, |_| group_missing())
     }
 }
 

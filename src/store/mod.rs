@@ -16,6 +16,7 @@
 //! already load a million users in 1-1.5 minutes on 2 cores, mostly CPU (see `src/seed.rs`).
 
 pub mod directory;
+pub mod groups;
 pub mod messages;
 pub mod purge;
 pub mod records;
@@ -33,6 +34,8 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `clients`      | `{client_id}`                        | [`records::AppClient`] (JSON)          |
 /// | `pool_clients` | `{pool_id}\0{client_id}`             | empty (index for listing a pool's clients) |
 /// | `groups`       | `{pool_id}\0{group_name}`            | [`records::Group`] (JSON)              |
+/// | `group_members` | `{pool_id}\0{group}\0{user_key}`    | empty (a group's members)              |
+/// | `user_groups`  | `{pool_id}\0{user_key}\0{group}`     | empty (a user's groups; written with `group_members`) |
 /// | `users`        | `{pool_id}\0{user_key}`              | [`records::User`] (JSON)               |
 /// | `users_by_sub` | `{pool_id}\0{sub}`                   | `{user_key}` (index)                   |
 /// | `sign_ins`     | `{pool_id}\0{user_key}\0{origin_jti}` | [`records::SignIn`] (JSON)             |
@@ -53,6 +56,8 @@ pub enum Table {
     Clients,
     PoolClients,
     Groups,
+    GroupMembers,
+    UserGroups,
     Users,
     UsersBySub,
     SignIns,
@@ -63,11 +68,13 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 13] = [
         Table::Pools,
         Table::Clients,
         Table::PoolClients,
         Table::Groups,
+        Table::GroupMembers,
+        Table::UserGroups,
         Table::Users,
         Table::UsersBySub,
         Table::SignIns,
@@ -84,6 +91,8 @@ impl Table {
             Table::Clients => "clients",
             Table::PoolClients => "pool_clients",
             Table::Groups => "groups",
+            Table::GroupMembers => "group_members",
+            Table::UserGroups => "user_groups",
             Table::Users => "users",
             Table::UsersBySub => "users_by_sub",
             Table::SignIns => "sign_ins",

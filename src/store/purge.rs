@@ -37,15 +37,15 @@ impl Directory {
             .collect())
     }
 
-    /// Removes every user, `sub` index entry, sign-in, refresh-token entry and dev-outbox message
-    /// of a deleted pool, `batch` keys per commit, then its marker. Returns how many users were removed. Safe to run
+    /// Removes every user, `sub` index entry, group membership, sign-in, refresh-token entry and
+    /// dev-outbox message of a deleted pool, `batch` keys per commit, then its marker. Returns how many users were removed. Safe to run
     /// twice at once or again after an interruption: it only deletes what is still there.
     pub fn purge_deleted_pool(&self, pool_id: &PoolId, batch: usize) -> Result<u64> {
         let prefix = pool_prefix(pool_id.as_str());
         let batch = batch.max(1);
         // Sign-ins first: their refresh-token entries are found only through them.
         self.purge_table(Table::SignIns, &prefix, batch, delete_sign_in_for_good)?;
-        for table in [Table::DevOutbox, Table::UsersBySub] {
+        for table in [Table::DevOutbox, Table::GroupMembers, Table::UserGroups, Table::UsersBySub] {
             self.purge_table(table, &prefix, batch, just_the_key(table))?;
         }
         let users = self.purge_table(Table::Users, &prefix, batch, just_the_key(Table::Users))?;

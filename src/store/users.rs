@@ -185,6 +185,7 @@ impl Directory {
         w.delete(Table::Users, key);
         w.delete(Table::UsersBySub, scoped_key(user.pool_id.as_str(), &user.sub));
         self.delete_sign_ins_with_prefix(&mut w, &user_sign_ins_prefix(&user.pool_id, user_key))?;
+        super::groups::delete_memberships_of(self, &mut w, &user.pool_id, user_key)?;
         self.commit(w, |_| concurrent_user_change())
     }
 
