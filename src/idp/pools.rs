@@ -105,6 +105,29 @@ fn settings_from(input: &Map<String, Value>, names: &[&str], into: &mut Map<Stri
     }
 }
 
+/// Cognito treats `AdminCreateUserConfig.UnusedAccountValidityDays` and the password policy's
+/// `TemporaryPasswordValidityDays` as one setting: the older member, given without the newer,
+/// sets it.
+fn carry_unused_account_validity(input: &Map<String, Value>, into: &mut Map<String, Value>) {
+    let Some(days) =
+        input.get("AdminCreateUserConfig").and_then(|c| c.get("UnusedAccountValidityDays")).and_then(Value::as_i64)
+    else {
+        return;
+    };
+    let policy_given = input
+        .get("Policies")
+        .and_then(|p| p.get("PasswordPolicy"))
+        .and_then(|p| p.get("TemporaryPasswordValidityDays"))
+        .is_some();
+    if policy_given {
+        return;
+    }
+    let policy = into.get_mut("Policies").and_then(|p| p.get_mut("PasswordPolicy")).and_then(Value::as_object_mut);
+    if let Some(policy) = policy {
+        policy.insert("TemporaryPasswordValidityDays".into(), json!(days));
+    }
+}
+
 /// Cross-member rules the model cannot express.
 fn check_settings(settings: &Map<String, Value>) -> Result<()> {
     if settings.contains_key("AliasAttributes") && settings.contains_key("UsernameAttributes") {
@@ -156,6 +179,7 @@ pub async fn create(app: &App, body: Value) -> Result<Value> {
     let mut settings = Map::new();
     settings_from(&input, MUTABLE_SETTINGS, &mut settings);
     settings_from(&input, CREATE_ONLY_SETTINGS, &mut settings);
+    carry_unused_account_validity(&input, &mut settings);
     let requested_schema = input.get("Schema").and_then(Value::as_array).cloned().unwrap_or_default();
     settings.insert("SchemaAttributes".into(), Value::Array(schema::build(&requested_schema)?));
     check_settings(&settings)?;
@@ -192,6 +216,7 @@ pub async fn update(app: &App, body: Value) -> Result<Value> {
     let current = app.directory.pool(&pool_id_of(&input))?;
     let mut pool = current.record.clone();
     settings_from(&input, MUTABLE_SETTINGS, &mut pool.settings);
+    carry_unused_account_validity(&input, &mut pool.settings);
     check_settings(&pool.settings)?;
     if let Some(name) = input.get("PoolName").and_then(Value::as_str) {
         pool.name = name.to_owned();

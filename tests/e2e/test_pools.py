@@ -259,3 +259,19 @@ def test_schema_rules(cognito, unique):
         assert attrs["dev:custom:secret"]["DeveloperOnlyAttribute"] is True
     finally:
         cognito.delete_user_pool(UserPoolId=pool_id)
+
+
+def test_unused_account_validity_days_sets_the_temporary_password_validity(cognito, unique):
+    pid = cognito.create_user_pool(PoolName=unique("pool"),
+                                   AdminCreateUserConfig={"UnusedAccountValidityDays": 3})["UserPool"]["Id"]
+    try:
+        pool = cognito.describe_user_pool(UserPoolId=pid)["UserPool"]
+        assert pool["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 3
+        assert pool["AdminCreateUserConfig"]["UnusedAccountValidityDays"] == 3
+        # The policy member, when given, wins.
+        cognito.update_user_pool(UserPoolId=pid, AdminCreateUserConfig={"UnusedAccountValidityDays": 5},
+                                 Policies={"PasswordPolicy": {"MinimumLength": 8, "TemporaryPasswordValidityDays": 2}})
+        pool = cognito.describe_user_pool(UserPoolId=pid)["UserPool"]
+        assert pool["Policies"]["PasswordPolicy"]["TemporaryPasswordValidityDays"] == 2
+    finally:
+        cognito.delete_user_pool(UserPoolId=pid)
