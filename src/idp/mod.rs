@@ -1,6 +1,7 @@
 //! The cognito-idp operations: the operation table (`operations`) and one module per group of
 //! operations. Handlers take the validated JSON input and return the JSON output.
 
+pub mod attributes;
 pub mod clients;
 pub mod codes;
 pub mod groups;

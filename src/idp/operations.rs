@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use super::{clients, groups, pools, recovery, self_service, sessions, sign_in, sign_up, tags, users};
+use super::{attributes, clients, groups, pools, recovery, self_service, sessions, sign_in, sign_up, tags, users};
 use crate::app::App;
 use crate::protocol::error::Result;
 use crate::ratelimit::QuotaCategory::{self, *};
@@ -70,6 +70,12 @@ operation_table! {
     AdminDisableUser: UserUpdate => users::admin_disable_user,
     AdminEnableUser: UserUpdate => users::admin_enable_user,
     AdminConfirmSignUp: UserUpdate => users::admin_confirm_sign_up,
+    AdminUpdateUserAttributes: UserUpdate => attributes::admin_update_user_attributes,
+    AdminDeleteUserAttributes: UserUpdate => attributes::admin_delete_user_attributes,
+    UpdateUserAttributes: UserUpdate => attributes::update_user_attributes,
+    DeleteUserAttributes: UserUpdate => attributes::delete_user_attributes,
+    GetUserAttributeVerificationCode: UserUpdate => attributes::get_user_attribute_verification_code,
+    VerifyUserAttribute: UserUpdate => attributes::verify_user_attribute,
     SignUp: UserCreation + worker => sign_up::sign_up,
     ConfirmSignUp: UserCreation => sign_up::confirm_sign_up,
     ResendConfirmationCode: UserAccountRecovery => sign_up::resend_confirmation_code,

@@ -1,0 +1,226 @@
+//! Changing a user's attributes: AdminUpdateUserAttributes, UpdateUserAttributes,
+//! AdminDeleteUserAttributes, DeleteUserAttributes, and verifying an email address or phone
+//! number with a code: GetUserAttributeVerificationCode, VerifyUserAttribute.
+//!
+//! A changed email or phone number is no longer verified (unless the same call sets its
+//! `*_verified`); when the pool auto-verifies it, a verification code goes to the new address.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::codes::{self, Checked, CodePurpose, VERIFICATION_CODE_SECS};
+use super::sign_up::count_failed_attempt;
+use super::users::{attributes_from, target};
+use super::{object, str_member};
+use crate::app::App;
+use crate::auth::access;
+use crate::messaging::templates::{delivery_details, Medium, Purpose};
+use crate::messaging::Outgoing;
+use crate::protocol::error::{Error, Result};
+use crate::store::directory::Versioned;
+use crate::store::messages::QueuedMessage;
+use crate::store::records::{now_epoch, User, UserPool};
+
+fn schema_says(pool: &UserPool, name: &str, member: &str) -> Option<bool> {
+    pool.settings
+        .get("SchemaAttributes")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|a| a.get("Name").and_then(Value::as_str) == Some(name))?
+        .get(member)
+        .and_then(Value::as_bool)
+}
+
+fn nonconforming(name: &str, why: &str) -> Error {
+    Error::invalid_parameter(format!("Attributes did not conform to the schema: {name}: {why}\n"))
+}
+
+/// The requested changes, checked against the schema (declared, not `sub`, mutable).
+fn changes_of(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, String>> {
+    let changes = attributes_from(pool, list)?;
+    if let Some(name) = changes.keys().find(|n| schema_says(pool, n, "Mutable") == Some(false)) {
+        return Err(nonconforming(name, "Attribute cannot be updated."));
+    }
+    Ok(changes)
+}
+
+/// Applies `changes` to `user`; returns the media whose address changed and is now unverified.
+fn apply(user: &mut User, changes: BTreeMap<String, String>) -> Vec<Medium> {
+    let mut unverified = Vec::new();
+    for medium in [Medium::Email, Medium::Sms] {
+        let attribute = medium.attribute();
+        let flag = format!("{attribute}_verified");
+        let changed = changes.get(attribute).is_some_and(|new| user.attributes.get(attribute) != Some(new));
+        if changed && !changes.contains_key(&flag) {
+            user.attributes.insert(flag, "false".into());
+            unverified.push(medium);
+        }
+    }
+    user.attributes.extend(changes);
+    unverified
+}
+
+/// Issues a verification code for `medium`'s attribute and renders its message.
+fn verification_code(app: &App, pool: &UserPool, user: &mut User, medium: Medium) -> Result<(QueuedMessage, Value)> {
+    let attribute = medium.attribute();
+    let to = user.attributes.get(attribute).cloned().unwrap_or_default();
+    let code =
+        codes::issue(&app.auth.data, user, CodePurpose::Verify(attribute), Some(attribute), VERIFICATION_CODE_SECS)?;
+    let message = app.messenger.prepare(
+        &app.auth.data,
+        &Outgoing {
+            pool,
+            purpose: Purpose::AttributeVerification,
+            medium,
+            to: &to,
+            username: &user.username,
+            code: &code,
+        },
+    )?;
+    Ok((message, delivery_details(medium, &to)))
+}
+
+fn auto_verified(pool: &UserPool, attribute: &str) -> bool {
+    pool.settings
+        .get("AutoVerifiedAttributes")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(attribute)))
+}
+
+/// Stores the updated user with a verification code for each changed auto-verified address;
+/// returns their `CodeDeliveryDetails`.
+fn update(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    current: &Versioned<User>,
+    list: Option<&Value>,
+) -> Result<Vec<Value>> {
+    let changes = changes_of(pool, list)?;
+    let mut user = current.record.clone();
+    let unverified = apply(&mut user, changes);
+    let mut messages = Vec::new();
+    let mut details = Vec::new();
+    for medium in unverified.into_iter().filter(|m| auto_verified(pool, m.attribute())) {
+        let (message, detail) = verification_code(app, pool, &mut user, medium)?;
+        messages.push(message);
+        details.push(detail);
+    }
+    user.modified = now_epoch();
+    app.directory.replace_user_and_send(user_key, current, &user, &messages)?;
+    if !messages.is_empty() {
+        app.messenger.wake();
+    }
+    Ok(details)
+}
+
+pub async fn admin_update_user_attributes(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let t = target(app, &input)?;
+    update(app, &t.pool, &t.user_key, &t.user, input.get("UserAttributes"))?;
+    Ok(json!({}))
+}
+
+pub async fn update_user_attributes(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
+    let details = update(app, &bearer.pool, &bearer.user_key, &bearer.user, input.get("UserAttributes"))?;
+    let mut out = json!({});
+    if !details.is_empty() {
+        out["CodeDeliveryDetailsList"] = json!(details);
+    }
+    Ok(out)
+}
+
+/// Removes the named attributes (declared, not `sub`, not required); with an address its
+/// `*_verified` goes too.
+fn delete(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    current: &Versioned<User>,
+    input: &Map<String, Value>,
+) -> Result<()> {
+    let names: Vec<&str> = input
+        .get("UserAttributeNames")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let declared: Vec<&str> = pool.schema_attribute_names().collect();
+    let mut user = current.record.clone();
+    for name in names {
+        if name == "sub" || schema_says(pool, name, "Mutable") == Some(false) {
+            return Err(nonconforming(name, "Attribute cannot be updated."));
+        }
+        if !declared.contains(&name) {
+            return Err(nonconforming(name, "Attribute does not exist in the schema."));
+        }
+        if schema_says(pool, name, "Required") == Some(true) {
+            return Err(nonconforming(name, "The attribute is required"));
+        }
+        user.attributes.remove(name);
+        if Medium::of_attribute(name).is_some() {
+            user.attributes.remove(&format!("{name}_verified"));
+        }
+    }
+    user.modified = now_epoch();
+    app.directory.replace_user(user_key, current, &user)
+}
+
+pub async fn admin_delete_user_attributes(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let t = target(app, &input)?;
+    delete(app, &t.pool, &t.user_key, &t.user, &input)?;
+    Ok(json!({}))
+}
+
+pub async fn delete_user_attributes(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
+    delete(app, &bearer.pool, &bearer.user_key, &bearer.user, &input)?;
+    Ok(json!({}))
+}
+
+/// The medium of a verifiable attribute the user has, or Cognito's error.
+fn verifiable(user: &User, name: &str) -> Result<Medium> {
+    Medium::of_attribute(name)
+        .filter(|m| user.attributes.contains_key(m.attribute()))
+        .ok_or_else(|| Error::invalid_parameter(format!("Invalid attribute name: {name}")))
+}
+
+pub async fn get_user_attribute_verification_code(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
+    let medium = verifiable(&bearer.user.record, str_member(&input, "AttributeName"))?;
+    let mut user = bearer.user.record.clone();
+    let (message, details) = verification_code(app, &bearer.pool, &mut user, medium)?;
+    user.modified = now_epoch();
+    app.directory.replace_user_and_send(&bearer.user_key, &bearer.user, &user, &[message])?;
+    app.messenger.wake();
+    Ok(json!({"CodeDeliveryDetails": details}))
+}
+
+pub async fn verify_user_attribute(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
+    let medium = verifiable(&bearer.user.record, str_member(&input, "AttributeName"))?;
+    let purpose = CodePurpose::Verify(medium.attribute());
+    let code = str_member(&input, "Code");
+    let mut user = bearer.user.record.clone();
+    match codes::check(&app.auth.data, &mut user, purpose, code)? {
+        Checked::Accepted(_) => {
+            user.attributes.insert(format!("{}_verified", medium.attribute()), "true".into());
+            user.modified = now_epoch();
+            app.directory.replace_user(&bearer.user_key, &bearer.user, &user)?;
+            Ok(json!({}))
+        }
+        Checked::Rejected(e) => Err(e),
+        Checked::Mismatch(e) => {
+            count_failed_attempt(app, &bearer.pool, &bearer.user_key, purpose, code)?;
+            Err(e)
+        }
+    }
+}

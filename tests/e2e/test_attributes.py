@@ -1,0 +1,86 @@
+"""Changing attributes (admin and self-service), deleting them, and verifying a changed email with
+a code read from the dev outbox."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from conftest import raises_code
+from signin_helpers import PASSWORD
+
+
+def attrs_of(sp, name: str) -> dict:
+    return {a["Name"]: a["Value"] for a in sp.get_user(name)["UserAttributes"]}
+
+
+def access_token(cognito, sp, name: str) -> str:
+    return cognito.initiate_auth(ClientId=sp.public.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": name, "PASSWORD": PASSWORD}
+                                 )["AuthenticationResult"]["AccessToken"]
+
+
+def test_admin_updates_are_checked_against_the_schema(cognito, signin_pool_factory):
+    sp = signin_pool_factory(pool_kwargs={"Schema": [
+        {"Name": "tenant", "AttributeDataType": "String", "Mutable": False}]})
+    name = sp.create_user(attributes={"name": "Ann", "custom:tenant": "t1"})["Username"]
+    cognito.admin_update_user_attributes(UserPoolId=sp.pool_id, Username=name,
+                                         UserAttributes=[{"Name": "name", "Value": "Ann B."}])
+    assert attrs_of(sp, name)["name"] == "Ann B."
+    for attribute, why in (("nickname_x", "Attribute does not exist in the schema."),
+                           ("sub", "Attribute cannot be updated."),
+                           ("custom:tenant", "Attribute cannot be updated.")):
+        with raises_code("InvalidParameterException", f"{attribute}: {why}"):
+            cognito.admin_update_user_attributes(
+                UserPoolId=sp.pool_id, Username=name,
+                UserAttributes=[{"Name": "name", "Value": "changed"}, {"Name": attribute, "Value": "x"}])
+    after = attrs_of(sp, name)
+    assert after["name"] == "Ann B." and after["custom:tenant"] == "t1", "refused calls change nothing"
+    with raises_code("UserNotFoundException"):
+        cognito.admin_update_user_attributes(UserPoolId=sp.pool_id, Username="nobody-here",
+                                             UserAttributes=[{"Name": "name", "Value": "x"}])
+
+
+def test_a_changed_email_is_unverified_until_its_code_is_entered(daemon, cognito, signin_pool_factory):
+    sp = signin_pool_factory(pool_kwargs={"AutoVerifiedAttributes": ["email"]})
+    old = f"{uuid.uuid4().hex[:8]}@example.com"
+    name = sp.create_user(attributes={"email": old, "email_verified": "true"})["Username"]
+    token = access_token(cognito, sp, name)
+    new = f"{uuid.uuid4().hex[:8]}@example.org"
+    out = cognito.update_user_attributes(AccessToken=token, UserAttributes=[{"Name": "email", "Value": new}])
+    assert out["CodeDeliveryDetailsList"] == [{"Destination": f"{new[0]}***@e***", "DeliveryMedium": "EMAIL",
+                                               "AttributeName": "email"}]
+    assert attrs_of(sp, name)["email"] == new and attrs_of(sp, name)["email_verified"] == "false"
+    message = daemon.wait_for_message(sp.pool_id, new)
+    assert message["Purpose"] == "attribute_verification"
+    code = re.search(r"\d{6}", message["Body"]).group(0)
+    wrong = "000000" if code != "000000" else "111111"
+    with raises_code("CodeMismatchException"):
+        cognito.verify_user_attribute(AccessToken=token, AttributeName="email", Code=wrong)
+    cognito.verify_user_attribute(AccessToken=token, AttributeName="email", Code=code)
+    assert attrs_of(sp, name)["email_verified"] == "true"
+    # A code on request, for an attribute the user has; none for one they lack.
+    details = cognito.get_user_attribute_verification_code(AccessToken=token, AttributeName="email")
+    assert details["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+    assert daemon.wait_for_message(sp.pool_id, new, count=2)["Purpose"] == "attribute_verification"
+    with raises_code("InvalidParameterException"):
+        cognito.get_user_attribute_verification_code(AccessToken=token, AttributeName="phone_number")
+    # An admin change that sets email_verified itself sends nothing and stays verified.
+    third = f"{uuid.uuid4().hex[:8]}@example.net"
+    cognito.admin_update_user_attributes(UserPoolId=sp.pool_id, Username=name, UserAttributes=[
+        {"Name": "email", "Value": third}, {"Name": "email_verified", "Value": "true"}])
+    assert attrs_of(sp, name)["email_verified"] == "true"
+    assert daemon.outbox(sp.pool_id, third) == []
+
+
+def test_deleting_attributes(cognito, signin_pool_factory):
+    sp = signin_pool_factory(pool_kwargs={"Schema": [{"Name": "email", "AttributeDataType": "String",
+                                                      "Required": True, "Mutable": True}]})
+    name = sp.create_user(attributes={"email": "a@example.com", "email_verified": "true",
+                                      "nickname": "nick", "phone_number": "+12065550100"})["Username"]
+    with raises_code("InvalidParameterException", "email: The attribute is required"):
+        cognito.admin_delete_user_attributes(UserPoolId=sp.pool_id, Username=name, UserAttributeNames=["email"])
+    cognito.admin_delete_user_attributes(UserPoolId=sp.pool_id, Username=name, UserAttributeNames=["nickname"])
+    token = access_token(cognito, sp, name)
+    cognito.delete_user_attributes(AccessToken=token, UserAttributeNames=["phone_number"])
+    after = attrs_of(sp, name)
+    assert "nickname" not in after and "phone_number" not in after and after["email"] == "a@example.com"
