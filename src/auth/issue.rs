@@ -60,11 +60,13 @@ impl Minting {
             Origin::Refresh { origin_jti, auth_time } => (origin_jti, auth_time, false),
         };
         let groups = group_claims(app, pool, user_key)?;
+        let readable = client.read_attributes();
         let ctx = TokenContext {
             issuer: issuer(app, pool),
             client_id: client.id.as_str(),
             user,
             groups: &groups,
+            readable: readable.as_deref(),
             origin_jti: &origin_jti,
             auth_time,
             event_id: uuid::Uuid::new_v4().to_string(),

@@ -60,6 +60,8 @@ pub struct TokenContext<'a> {
     pub user: &'a User,
     /// `cognito:groups`, `cognito:roles` and `cognito:preferred_role` of the user.
     pub groups: &'a GroupClaims,
+    /// The app client's `ReadAttributes` (`None`: all): the ID token carries only these.
+    pub readable: Option<&'a [String]>,
     /// The sign-in the tokens come from (kept across refreshes).
     pub origin_jti: &'a str,
     pub auth_time: i64,
@@ -115,7 +117,8 @@ pub fn id_token_claims(ctx: &TokenContext<'_>) -> Value {
     if let Some(role) = &ctx.groups.preferred_role {
         claims.insert("cognito:preferred_role".into(), json!(role));
     }
-    for (name, value) in &ctx.user.attributes {
+    let readable = |name: &str| ctx.readable.is_none_or(|names| names.iter().any(|n| n == name));
+    for (name, value) in ctx.user.attributes.iter().filter(|(n, _)| readable(n)) {
         let claim = match name.as_str() {
             "email_verified" | "phone_number_verified" => json!(value == "true"),
             _ => json!(value),

@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::auth::access;
 use crate::messaging::templates::{delivery_details, Medium, Purpose};
 use crate::messaging::Outgoing;
-use crate::protocol::error::{Error, Result};
+use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
 use crate::store::messages::QueuedMessage;
 use crate::store::records::{now_epoch, User, UserPool};
@@ -122,9 +122,28 @@ pub async fn admin_update_user_attributes(app: &App, body: Value) -> Result<Valu
     Ok(json!({}))
 }
 
+/// Self-service changes are limited to the app client's `WriteAttributes`.
+fn check_writable<'a>(app: &App, bearer: &access::Bearer, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let client = app.directory.client_by_id(&bearer.claims.client_id)?.record;
+    if names.into_iter().all(|n| client.can_write(n)) {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::NotAuthorized, "A client attempted to write unauthorized attribute"))
+    }
+}
+
+fn names_in(list: Option<&Value>) -> Vec<&str> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.get("Name").or(Some(v)).and_then(Value::as_str))
+        .collect()
+}
+
 pub async fn update_user_attributes(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
+    check_writable(app, &bearer, names_in(input.get("UserAttributes")))?;
     let details = update(app, &bearer.pool, &bearer.user_key, &bearer.user, input.get("UserAttributes"))?;
     let mut out = json!({});
     if !details.is_empty() {
@@ -180,6 +199,7 @@ pub async fn admin_delete_user_attributes(app: &App, body: Value) -> Result<Valu
 pub async fn delete_user_attributes(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
+    check_writable(app, &bearer, names_in(input.get("UserAttributeNames")))?;
     delete(app, &bearer.pool, &bearer.user_key, &bearer.user, &input)?;
     Ok(json!({}))
 }

@@ -15,8 +15,13 @@ use crate::store::users::RefreshLookup;
 pub async fn get_user(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
+    // Only what the app client may read (`sub` always).
+    let readable = app.directory.client_by_id(&bearer.claims.client_id)?.record.read_attributes().map(|mut names| {
+        names.push("sub".into());
+        names
+    });
     let user = bearer.user.record;
-    Ok(json!({"Username": user.username, "UserAttributes": attribute_list(&user, None)}))
+    Ok(json!({"Username": user.username, "UserAttributes": attribute_list(&user, readable.as_deref())}))
 }
 
 pub async fn global_sign_out(app: &App, body: Value) -> Result<Value> {

@@ -93,6 +93,22 @@ impl AppClient {
     pub fn prevents_user_existence_errors(&self) -> bool {
         self.settings.get("PreventUserExistenceErrors").and_then(Value::as_str) == Some("ENABLED")
     }
+
+    /// The client's `ReadAttributes`; `None` when unset (every attribute is readable).
+    pub fn read_attributes(&self) -> Option<Vec<String>> {
+        self.attribute_permissions("ReadAttributes")
+    }
+
+    /// Whether the client's `WriteAttributes` (unset: all) let it change `attribute`.
+    pub fn can_write(&self, attribute: &str) -> bool {
+        self.attribute_permissions("WriteAttributes").is_none_or(|names| names.iter().any(|n| n == attribute))
+    }
+
+    fn attribute_permissions(&self, member: &str) -> Option<Vec<String>> {
+        let names: Vec<String> =
+            self.settings.get(member)?.as_array()?.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+        (!names.is_empty()).then_some(names)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

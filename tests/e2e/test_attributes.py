@@ -84,3 +84,28 @@ def test_deleting_attributes(cognito, signin_pool_factory):
     cognito.delete_user_attributes(AccessToken=token, UserAttributeNames=["phone_number"])
     after = attrs_of(sp, name)
     assert "nickname" not in after and "phone_number" not in after and after["email"] == "a@example.com"
+
+
+def test_app_client_read_and_write_permissions(cognito, signin_pool):
+    from signin_helpers import TokenVerifier
+
+    sp = signin_pool
+    limited = sp.add_client(ReadAttributes=["email", "name"], WriteAttributes=["name"])
+    name = sp.create_user(attributes={"email": "p@example.com", "name": "Pat", "nickname": "pp"})["Username"]
+    tokens = cognito.initiate_auth(ClientId=limited.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                   AuthParameters={"USERNAME": name, "PASSWORD": PASSWORD})["AuthenticationResult"]
+    seen = {a["Name"] for a in cognito.get_user(AccessToken=tokens["AccessToken"])["UserAttributes"]}
+    assert seen == {"sub", "email", "name"}
+    id_claims = TokenVerifier(sp.daemon, sp.issuer).verify_id(tokens["IdToken"], limited.client_id)
+    assert id_claims["name"] == "Pat" and "nickname" not in id_claims
+    with raises_code("NotAuthorizedException", "A client attempted to write unauthorized attribute"):
+        cognito.update_user_attributes(AccessToken=tokens["AccessToken"],
+                                       UserAttributes=[{"Name": "nickname", "Value": "x"}])
+    with raises_code("NotAuthorizedException", "A client attempted to write unauthorized attribute"):
+        cognito.delete_user_attributes(AccessToken=tokens["AccessToken"], UserAttributeNames=["nickname"])
+    cognito.update_user_attributes(AccessToken=tokens["AccessToken"], UserAttributes=[{"Name": "name", "Value": "P."}])
+    after = attrs_of(sp, name)
+    assert after["name"] == "P." and after["nickname"] == "pp"
+    # The unrestricted client still reads everything.
+    full = access_token(cognito, sp, name)
+    assert "nickname" in {a["Name"] for a in cognito.get_user(AccessToken=full)["UserAttributes"]}
