@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::codes::{self, Checked, CodePurpose, VERIFICATION_CODE_SECS};
-use super::sign_up::count_failed_attempt;
 use super::users::{attributes_from, target};
 use super::{object, str_member};
 use crate::app::App;
@@ -239,7 +238,7 @@ pub async fn verify_user_attribute(app: &App, body: Value) -> Result<Value> {
         }
         Checked::Rejected(e) => Err(e),
         Checked::Mismatch(e) => {
-            count_failed_attempt(app, &bearer.pool, &bearer.user_key, purpose, code)?;
+            codes::count_failed_attempt(app, &bearer.pool, &bearer.user_key, purpose, code)?;
             Err(e)
         }
     }

@@ -9,9 +9,10 @@ use base64::Engine;
 use rand::Rng;
 use subtle::ConstantTimeEq;
 
+use crate::app::App;
 use crate::auth::password::DataCipher;
 use crate::protocol::error::{Error, ErrorKind, Result};
-use crate::store::records::{unix_now, PendingCode, User};
+use crate::store::records::{unix_now, PendingCode, User, UserPool};
 
 /// A sign-up or attribute-verification code is valid for 24 hours.
 pub const VERIFICATION_CODE_SECS: i64 = 24 * 3600;
@@ -115,6 +116,29 @@ pub fn check(cipher: &DataCipher, user: &mut User, purpose: CodePurpose, present
         p.failed_attempts += 1;
     }
     Ok(Checked::Mismatch(code_mismatch()))
+}
+
+/// Records one more wrong code on the stored user, retrying on concurrent changes so that
+/// parallel guesses each count.
+pub fn count_failed_attempt(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    purpose: CodePurpose,
+    guess: &str,
+) -> Result<()> {
+    for _ in 0..8 {
+        let Some(current) = app.directory.user(&pool.id, user_key)? else { return Ok(()) };
+        let mut user = current.record.clone();
+        match check(&app.auth.data, &mut user, purpose, guess)? {
+            Checked::Mismatch(_) => match app.directory.replace_user(user_key, &current, &user) {
+                Err(e) if e.kind == ErrorKind::ConcurrentModification => continue,
+                other => return other,
+            },
+            _ => return Ok(()),
+        }
+    }
+    Err(Error::new(ErrorKind::ConcurrentModification, "the user changed meanwhile; try again"))
 }
 
 /// Drops codes that can no longer be used (expired), so records do not keep them forever.

@@ -7,6 +7,7 @@ pub mod codes;
 pub mod groups;
 pub mod operations;
 pub mod pools;
+pub mod public;
 pub mod recovery;
 pub mod schema;
 pub mod self_service;

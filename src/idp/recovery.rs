@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::codes::{self, Checked, CodePurpose, RESET_CODE_SECS};
-use super::sign_up::{caller, count_failed_attempt, no_such_user, phantom_delivery, Caller};
+use super::public::{caller, no_such_user, phantom_delivery, Caller};
 use super::users::{sealed_verifier, target};
 use super::{object, str_member};
 use crate::app::App;
@@ -124,7 +124,7 @@ pub async fn confirm_forgot_password(app: &App, body: Value) -> Result<Value> {
         }
         Checked::Rejected(e) => Err(e),
         Checked::Mismatch(e) => {
-            count_failed_attempt(app, &pool, &user_key, CodePurpose::PasswordReset, code)?;
+            codes::count_failed_attempt(app, &pool, &user_key, CodePurpose::PasswordReset, code)?;
             Err(e)
         }
     }

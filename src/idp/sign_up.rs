@@ -2,9 +2,10 @@
 //! ConfirmSignUp and ResendConfirmationCode, with Cognito's errors and, when the app client
 //! prevents user-existence errors, answers that do not tell whether the user exists.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::codes::{self, Checked, CodePurpose, VERIFICATION_CODE_SECS};
+use super::public::{caller, no_such_user, phantom_delivery, Caller};
 use super::users::{attributes_from, check_required, new_user, sealed_verifier};
 use super::{object, str_member};
 use crate::app::App;
@@ -12,31 +13,7 @@ use crate::messaging::templates::{delivery_details, Medium, Purpose};
 use crate::messaging::Outgoing;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
-use crate::store::records::{now_epoch, AppClient, User, UserPool, UserStatus};
-
-/// The app client, its pool and the username of a public sign-up call, after the client's
-/// SECRET_HASH check.
-pub(super) struct Caller {
-    pub client: AppClient,
-    pub pool: UserPool,
-    pub username: String,
-    pub user_key: String,
-}
-
-pub(super) async fn caller(app: &App, input: &Map<String, Value>) -> Result<Caller> {
-    let client = app.directory.client_by_id(str_member(input, "ClientId"))?.record;
-    let pool = app.directory.pool(&client.pool_id)?.record;
-    let username = str_member(input, "Username").to_owned();
-    super::sign_in::check_client_secret_hash(app, &client, input.get("SecretHash").and_then(Value::as_str), &username)
-        .await?;
-    let user_key = pool.user_key(&username);
-    Ok(Caller { client, pool, username, user_key })
-}
-
-/// The public operations' error for an unknown user when the client allows saying so.
-pub(super) fn no_such_user() -> Error {
-    Error::new(ErrorKind::UserNotFound, "Username/client id combination not found.")
-}
+use crate::store::records::{now_epoch, User, UserPool, UserStatus};
 
 /// Where a sign-up code goes: an attribute of the pool's `AutoVerifiedAttributes` that the user
 /// has, the phone number first (as Cognito does when both are auto-verified).
@@ -107,29 +84,6 @@ pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
     Ok(out)
 }
 
-/// Records one more wrong code on the stored user, retrying on concurrent changes so that
-/// parallel guesses each count.
-pub(super) fn count_failed_attempt(
-    app: &App,
-    pool: &UserPool,
-    user_key: &str,
-    purpose: CodePurpose,
-    guess: &str,
-) -> Result<()> {
-    for _ in 0..8 {
-        let Some(current) = app.directory.user(&pool.id, user_key)? else { return Ok(()) };
-        let mut user = current.record.clone();
-        match codes::check(&app.auth.data, &mut user, purpose, guess)? {
-            Checked::Mismatch(_) => match app.directory.replace_user(user_key, &current, &user) {
-                Err(e) if e.kind == ErrorKind::ConcurrentModification => continue,
-                other => return other,
-            },
-            _ => return Ok(()),
-        }
-    }
-    Err(Error::new(ErrorKind::ConcurrentModification, "the user changed meanwhile; try again"))
-}
-
 pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let Caller { client, pool, user_key, .. } = caller(app, &input).await?;
@@ -156,19 +110,10 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
         }
         Checked::Rejected(e) => Err(e),
         Checked::Mismatch(e) => {
-            count_failed_attempt(app, &pool, &user_key, CodePurpose::SignUp, code)?;
+            codes::count_failed_attempt(app, &pool, &user_key, CodePurpose::SignUp, code)?;
             Err(e)
         }
     }
-}
-
-/// What ResendConfirmationCode shows for a user that does not exist when the client prevents
-/// user-existence errors: a masked address stable per username, never a real one.
-pub(super) fn phantom_delivery(app: &App, pool: &UserPool, user_key: &str) -> Value {
-    let salt = app.auth.phantom_verifier(pool.id.as_str(), user_key).salt;
-    let letter = |i: usize| char::from(b'a' + salt.get(i).copied().unwrap_or(0) % 26);
-    let address = format!("{}@{}.com", letter(0), letter(1));
-    delivery_details(Medium::Email, &address)
 }
 
 pub async fn resend_confirmation_code(app: &App, body: Value) -> Result<Value> {

@@ -1,0 +1,43 @@
+//! Who calls a public (client-id, no token) user operation: the app client, its pool and the
+//! user key after the SECRET_HASH check, and what an unknown user is told (masking included).
+
+use serde_json::{Map, Value};
+
+use super::str_member;
+use crate::app::App;
+use crate::messaging::templates::{delivery_details, Medium};
+use crate::protocol::error::{Error, ErrorKind, Result};
+use crate::store::records::{AppClient, UserPool};
+
+/// The app client, its pool and the username of a public user operation, after the client's
+/// SECRET_HASH check.
+pub(super) struct Caller {
+    pub client: AppClient,
+    pub pool: UserPool,
+    pub username: String,
+    pub user_key: String,
+}
+
+pub(super) async fn caller(app: &App, input: &Map<String, Value>) -> Result<Caller> {
+    let client = app.directory.client_by_id(str_member(input, "ClientId"))?.record;
+    let pool = app.directory.pool(&client.pool_id)?.record;
+    let username = str_member(input, "Username").to_owned();
+    super::sign_in::check_client_secret_hash(app, &client, input.get("SecretHash").and_then(Value::as_str), &username)
+        .await?;
+    let user_key = pool.user_key(&username);
+    Ok(Caller { client, pool, username, user_key })
+}
+
+/// The public operations' error for an unknown user when the client allows saying so.
+pub(super) fn no_such_user() -> Error {
+    Error::new(ErrorKind::UserNotFound, "Username/client id combination not found.")
+}
+
+/// What ForgotPassword and ResendConfirmationCode show for a user that does not exist when the client prevents
+/// user-existence errors: a masked address stable per username, never a real one.
+pub(super) fn phantom_delivery(app: &App, pool: &UserPool, user_key: &str) -> Value {
+    let salt = app.auth.phantom_verifier(pool.id.as_str(), user_key).salt;
+    let letter = |i: usize| char::from(b'a' + salt.get(i).copied().unwrap_or(0) % 26);
+    let address = format!("{}@{}.com", letter(0), letter(1));
+    delivery_details(Medium::Email, &address)
+}
