@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::codes::{self, Checked, CodePurpose, VERIFICATION_CODE_SECS};
+use super::codes::{self, CodePurpose, VERIFICATION_CODE_SECS};
 use super::users::{attributes_from, target};
 use super::{object, str_member};
 use crate::app::App;
@@ -21,16 +21,6 @@ use crate::store::directory::Versioned;
 use crate::store::messages::QueuedMessage;
 use crate::store::records::{now_epoch, User, UserPool};
 
-fn schema_says(pool: &UserPool, name: &str, member: &str) -> Option<bool> {
-    pool.settings
-        .get("SchemaAttributes")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|a| a.get("Name").and_then(Value::as_str) == Some(name))?
-        .get(member)
-        .and_then(Value::as_bool)
-}
-
 fn nonconforming(name: &str, why: &str) -> Error {
     Error::invalid_parameter(format!("Attributes did not conform to the schema: {name}: {why}\n"))
 }
@@ -38,7 +28,7 @@ fn nonconforming(name: &str, why: &str) -> Error {
 /// The requested changes, checked against the schema (declared, not `sub`, mutable).
 fn changes_of(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, String>> {
     let changes = attributes_from(pool, list)?;
-    if let Some(name) = changes.keys().find(|n| schema_says(pool, n, "Mutable") == Some(false)) {
+    if let Some(name) = changes.keys().find(|n| pool.schema_flag(n, "Mutable") == Some(false)) {
         return Err(nonconforming(name, "Attribute cannot be updated."));
     }
     Ok(changes)
@@ -80,13 +70,6 @@ fn verification_code(app: &App, pool: &UserPool, user: &mut User, medium: Medium
     Ok((message, delivery_details(medium, &to)))
 }
 
-fn auto_verified(pool: &UserPool, attribute: &str) -> bool {
-    pool.settings
-        .get("AutoVerifiedAttributes")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(attribute)))
-}
-
 /// Stores the updated user with a verification code for each changed auto-verified address;
 /// returns their `CodeDeliveryDetails`.
 fn update(
@@ -101,7 +84,7 @@ fn update(
     let unverified = apply(&mut user, changes);
     let mut messages = Vec::new();
     let mut details = Vec::new();
-    for medium in unverified.into_iter().filter(|m| auto_verified(pool, m.attribute())) {
+    for medium in unverified.into_iter().filter(|m| pool.auto_verifies(m.attribute())) {
         let (message, detail) = verification_code(app, pool, &mut user, medium)?;
         messages.push(message);
         details.push(detail);
@@ -131,6 +114,7 @@ fn check_writable<'a>(app: &App, bearer: &access::Bearer, names: impl IntoIterat
     }
 }
 
+/// The attribute names of `UserAttributes` (`[{Name, Value}]`) or `UserAttributeNames` (`[name]`).
 fn names_in(list: Option<&Value>) -> Vec<&str> {
     list.and_then(Value::as_array)
         .into_iter()
@@ -160,23 +144,17 @@ fn delete(
     current: &Versioned<User>,
     input: &Map<String, Value>,
 ) -> Result<()> {
-    let names: Vec<&str> = input
-        .get("UserAttributeNames")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let names = names_in(input.get("UserAttributeNames"));
     let declared: Vec<&str> = pool.schema_attribute_names().collect();
     let mut user = current.record.clone();
     for name in names {
-        if name == "sub" || schema_says(pool, name, "Mutable") == Some(false) {
+        if name == "sub" || pool.schema_flag(name, "Mutable") == Some(false) {
             return Err(nonconforming(name, "Attribute cannot be updated."));
         }
         if !declared.contains(&name) {
             return Err(nonconforming(name, "Attribute does not exist in the schema."));
         }
-        if schema_says(pool, name, "Required") == Some(true) {
+        if pool.schema_flag(name, "Required") == Some(true) {
             return Err(nonconforming(name, "The attribute is required"));
         }
         user.attributes.remove(name);
@@ -229,17 +207,9 @@ pub async fn verify_user_attribute(app: &App, body: Value) -> Result<Value> {
     let purpose = CodePurpose::Verify(medium.attribute());
     let code = str_member(&input, "Code");
     let mut user = bearer.user.record.clone();
-    match codes::check(&app.auth.data, &mut user, purpose, code)? {
-        Checked::Accepted(_) => {
-            user.attributes.insert(format!("{}_verified", medium.attribute()), "true".into());
-            user.modified = now_epoch();
-            app.directory.replace_user(&bearer.user_key, &bearer.user, &user)?;
-            Ok(json!({}))
-        }
-        Checked::Rejected(e) => Err(e),
-        Checked::Mismatch(e) => {
-            codes::count_failed_attempt(app, &bearer.pool, &bearer.user_key, purpose, code)?;
-            Err(e)
-        }
-    }
+    codes::redeem(app, &bearer.pool, &bearer.user_key, &mut user, purpose, code)?;
+    user.attributes.insert(format!("{}_verified", medium.attribute()), "true".into());
+    user.modified = now_epoch();
+    app.directory.replace_user(&bearer.user_key, &bearer.user, &user)?;
+    Ok(json!({}))
 }

@@ -118,15 +118,30 @@ pub fn check(cipher: &DataCipher, user: &mut User, purpose: CodePurpose, present
     Ok(Checked::Mismatch(code_mismatch()))
 }
 
-/// Records one more wrong code on the stored user, retrying on concurrent changes so that
-/// parallel guesses each count.
-pub fn count_failed_attempt(
+/// Uses the code a caller presents: on the right one, consumes it in `user` (the caller stores
+/// `user` with its change) and returns the attribute it was sent to; a wrong one is counted on
+/// the stored user and answered with `CodeMismatchException`; otherwise Cognito's error.
+pub fn redeem(
     app: &App,
     pool: &UserPool,
     user_key: &str,
+    user: &mut User,
     purpose: CodePurpose,
-    guess: &str,
-) -> Result<()> {
+    presented: &str,
+) -> Result<Option<String>> {
+    match check(&app.auth.data, user, purpose, presented)? {
+        Checked::Accepted(attribute) => Ok(attribute),
+        Checked::Rejected(e) => Err(e),
+        Checked::Mismatch(e) => {
+            count_failed_attempt(app, pool, user_key, purpose, presented)?;
+            Err(e)
+        }
+    }
+}
+
+/// Records one more wrong code on the stored user, retrying on concurrent changes so that
+/// parallel guesses each count.
+fn count_failed_attempt(app: &App, pool: &UserPool, user_key: &str, purpose: CodePurpose, guess: &str) -> Result<()> {
     for _ in 0..8 {
         let Some(current) = app.directory.user(&pool.id, user_key)? else { return Ok(()) };
         let mut user = current.record.clone();

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::codes::{self, Checked, CodePurpose, RESET_CODE_SECS};
+use super::codes::{self, CodePurpose, RESET_CODE_SECS};
 use super::public::{caller, no_such_user, phantom_delivery, Caller};
 use super::users::{sealed_verifier, target};
 use super::{object, str_member};
@@ -112,22 +112,14 @@ pub async fn confirm_forgot_password(app: &App, body: Value) -> Result<Value> {
     };
     PasswordPolicy::of_pool(&pool.settings).check(password)?;
     let mut user = current.record.clone();
-    match codes::check(&app.auth.data, &mut user, CodePurpose::PasswordReset, code)? {
-        Checked::Accepted(_) => {
-            user.password = Some(sealed_verifier(app, &pool, &user_key, &user.username.clone(), password).await?);
-            user.status = UserStatus::Confirmed;
-            user.temporary_password_expires = None;
-            user.modified = now_epoch();
-            app.directory.replace_user(&user_key, &current, &user)?;
-            tracing::info!(pool = %pool.id, user = %username, "password reset with a code");
-            Ok(json!({}))
-        }
-        Checked::Rejected(e) => Err(e),
-        Checked::Mismatch(e) => {
-            codes::count_failed_attempt(app, &pool, &user_key, CodePurpose::PasswordReset, code)?;
-            Err(e)
-        }
-    }
+    codes::redeem(app, &pool, &user_key, &mut user, CodePurpose::PasswordReset, code)?;
+    user.password = Some(sealed_verifier(app, &pool, &user_key, &user.username.clone(), password).await?);
+    user.status = UserStatus::Confirmed;
+    user.temporary_password_expires = None;
+    user.modified = now_epoch();
+    app.directory.replace_user(&user_key, &current, &user)?;
+    tracing::info!(pool = %pool.id, user = %username, "password reset with a code");
+    Ok(json!({}))
 }
 
 pub async fn admin_reset_user_password(app: &App, body: Value) -> Result<Value> {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::codes::{self, Checked, CodePurpose, VERIFICATION_CODE_SECS};
+use super::codes::{self, CodePurpose, VERIFICATION_CODE_SECS};
 use super::public::{caller, no_such_user, phantom_delivery, Caller};
 use super::users::{attributes_from, check_required, new_user, sealed_verifier};
 use super::{object, str_member};
@@ -18,17 +18,9 @@ use crate::store::records::{now_epoch, User, UserPool, UserStatus};
 /// Where a sign-up code goes: an attribute of the pool's `AutoVerifiedAttributes` that the user
 /// has, the phone number first (as Cognito does when both are auto-verified).
 pub(super) fn verification_destination(pool: &UserPool, user: &User) -> Option<(Medium, String)> {
-    let auto: Vec<&str> = pool
-        .settings
-        .get("AutoVerifiedAttributes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
     [Medium::Sms, Medium::Email].into_iter().find_map(|medium| {
         let attribute = medium.attribute();
-        let address = user.attributes.get(attribute).filter(|_| auto.contains(&attribute))?;
+        let address = user.attributes.get(attribute).filter(|_| pool.auto_verifies(attribute))?;
         Some((medium, address.clone()))
     })
 }
@@ -98,22 +90,14 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
         ));
     }
     let mut user = current.record.clone();
-    match codes::check(&app.auth.data, &mut user, CodePurpose::SignUp, code)? {
-        Checked::Accepted(attribute) => {
-            user.status = UserStatus::Confirmed;
-            if let Some(attribute) = attribute {
-                user.attributes.insert(format!("{attribute}_verified"), "true".into());
-            }
-            user.modified = now_epoch();
-            app.directory.replace_user(&user_key, &current, &user)?;
-            Ok(json!({}))
-        }
-        Checked::Rejected(e) => Err(e),
-        Checked::Mismatch(e) => {
-            codes::count_failed_attempt(app, &pool, &user_key, CodePurpose::SignUp, code)?;
-            Err(e)
-        }
+    let attribute = codes::redeem(app, &pool, &user_key, &mut user, CodePurpose::SignUp, code)?;
+    user.status = UserStatus::Confirmed;
+    if let Some(attribute) = attribute {
+        user.attributes.insert(format!("{attribute}_verified"), "true".into());
     }
+    user.modified = now_epoch();
+    app.directory.replace_user(&user_key, &current, &user)?;
+    Ok(json!({}))
 }
 
 pub async fn resend_confirmation_code(app: &App, body: Value) -> Result<Value> {

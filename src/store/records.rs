@@ -64,6 +64,20 @@ impl UserPool {
             .filter(|name| *name != "sub")
     }
 
+    /// A boolean member (`Mutable`, `Required`, ...) of a schema attribute; `None` when the
+    /// attribute or the member is missing.
+    pub fn schema_flag(&self, name: &str, member: &str) -> Option<bool> {
+        self.schema_attributes().find(|a| a.get("Name").and_then(Value::as_str) == Some(name))?.get(member)?.as_bool()
+    }
+
+    /// `attribute` is one of the pool's `AutoVerifiedAttributes`.
+    pub fn auto_verifies(&self, attribute: &str) -> bool {
+        self.settings
+            .get("AutoVerifiedAttributes")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(attribute)))
+    }
+
     fn schema_attributes(&self) -> impl Iterator<Item = &Value> {
         self.settings.get("SchemaAttributes").and_then(Value::as_array).into_iter().flatten()
     }
