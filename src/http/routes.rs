@@ -103,10 +103,20 @@ fn signed_headers(parts: &Parts) -> Vec<(String, String)> {
     headers
 }
 
+/// The source-IP limit of the plain GET endpoints: `Err` is the 429 to answer.
+fn ip_allowed(app: &App, peer: SocketAddr, request_id: &str) -> Result<(), Box<Reply>> {
+    match app.limits.check_ip(peer.ip()) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            Err(Box::new(json_reply(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Rate exceeded"}), request_id)))
+        }
+    }
+}
+
 /// `GET /admin/outbox` (see `admin`).
 fn admin_outbox(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &str) -> Reply {
-    if app.limits.check_ip(peer.ip()).is_err() {
-        return json_reply(StatusCode::TOO_MANY_REQUESTS, &json!({"message": "Rate exceeded"}), request_id);
+    if let Err(limited) = ip_allowed(app, peer, request_id) {
+        return *limited;
     }
     let (parts, _) = req.into_parts();
     match admin::outbox(app, &parts, &signed_headers(&parts)) {
@@ -194,13 +204,7 @@ const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
 /// The pool a public well-known document is for, after the source-IP limit; or the reply
 /// (429, 404) that ends the request.
 fn well_known_pool(app: &App, peer: SocketAddr, pool_id: &str, request_id: &str) -> Result<UserPool, Box<Reply>> {
-    if app.limits.check_ip(peer.ip()).is_err() {
-        return Err(Box::new(json_reply(
-            StatusCode::TOO_MANY_REQUESTS,
-            &json!({"message": "Rate exceeded"}),
-            request_id,
-        )));
-    }
+    ip_allowed(app, peer, request_id)?;
     match app.directory.pool(&PoolId::from(pool_id.to_owned())) {
         Ok(p) => Ok(p.record),
         Err(e) if e.kind == ErrorKind::ResourceNotFound => {
