@@ -72,6 +72,16 @@ impl UserBatch {
     }
 }
 
+/// Adds a new user's record and index entries to `w`, with the preconditions that make the
+/// creation fail when the username is taken.
+fn stage_user_creation(w: &mut WriteSet, user_key: &str, user: &User) -> Result<()> {
+    let pool_id = &user.pool_id;
+    w.require(Precondition::Absent(Table::Users, user_table_key(pool_id, user_key)));
+    w.put(Table::Users, user_table_key(pool_id, user_key), encode(user)?);
+    w.put(Table::UsersBySub, scoped_key(pool_id.as_str(), &user.sub), user_key.as_bytes().to_vec());
+    Ok(())
+}
+
 fn user_table_key(pool_id: &PoolId, user_key: &str) -> Vec<u8> {
     scoped_key(pool_id.as_str(), user_key)
 }
@@ -101,14 +111,32 @@ impl Directory {
             enqueue(&mut w, m)?;
         }
         w.require(Precondition::Present(Table::Pools, pool_id.as_str().as_bytes().to_vec()));
-        w.require(Precondition::Absent(Table::Users, user_table_key(pool_id, user_key)));
-        w.put(Table::Users, user_table_key(pool_id, user_key), encode(user)?);
-        w.put(Table::UsersBySub, scoped_key(pool_id.as_str(), &user.sub), user_key.as_bytes().to_vec());
+        stage_user_creation(&mut w, user_key, user)?;
         let pool_id = pool_id.clone();
         self.commit(w, |i| match i {
             0 => pool_missing(&pool_id),
             _ => Error::new(ErrorKind::UsernameExists, "User account already exists"),
         })
+    }
+
+    /// Creates many users of one pool (an import), each atomically: all of them in one commit
+    /// when none conflicts, otherwise one commit each, so one taken username fails only its own
+    /// entry. The result has one outcome per user, in order. Synced like every user creation.
+    pub fn create_users(&self, users: &[(String, User)]) -> Result<Vec<Result<()>>> {
+        let mut w = WriteSet::new();
+        if let Some((_, first)) = users.first() {
+            w.require(Precondition::Present(Table::Pools, first.pool_id.as_str().as_bytes().to_vec()));
+        }
+        for (user_key, user) in users {
+            stage_user_creation(&mut w, user_key, user)?;
+        }
+        match self.commit(w, |i| Error::new(ErrorKind::UsernameExists, format!("conflict {i}"))) {
+            Ok(()) => Ok(users.iter().map(|_| Ok(())).collect()),
+            Err(e) if e.kind == ErrorKind::UsernameExists => {
+                Ok(users.iter().map(|(user_key, user)| self.create_user(user_key, user)).collect())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The first user key of a pool that starts with `key_prefix` and satisfies `matches`, in
