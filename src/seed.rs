@@ -29,6 +29,7 @@ use crate::bootstrap;
 use crate::config::Config;
 use crate::ids::PoolId;
 use crate::store::records::{now_epoch, User, UserPool, UserStatus};
+use crate::store::user_index::SignInNames;
 use crate::store::users::UserBatch;
 
 /// Users per bulk write batch (each user is two puts: the record and its `sub` index entry).
@@ -135,6 +136,7 @@ fn work_items(users: u64, real: PasswordUsers) -> Vec<Range<u64>> {
 
 struct Builder<'a> {
     pool: &'a UserPool,
+    names: SignInNames,
     opts: &'a SeedOptions,
     real: PasswordUsers,
     cipher: &'a DataCipher,
@@ -174,7 +176,7 @@ impl Builder<'_> {
                 temporary_password_expires: None,
                 codes: Default::default(),
             };
-            batch.add(&user_key, &user).map_err(|e| e.to_string())?;
+            batch.add(&self.names, &user_key, &user).map_err(|e| e.to_string())?;
         }
         Ok(batch)
     }
@@ -215,7 +217,15 @@ pub fn run(config: &Config, opts: &SeedOptions) -> Result<SeedReport, String> {
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknown_password);
     let unknown = SrpVerifier::generate(pool.name_short(), "portcullis-seed", &hex::encode(unknown_password))
         .map_err(|e| format!("computing verifier: {e}"))?;
-    let builder = Builder { pool: &pool, opts, real, cipher: &auth.data, unknown: &unknown, created: now_epoch() };
+    let builder = Builder {
+        pool: &pool,
+        names: SignInNames::of(&pool),
+        opts,
+        real,
+        cipher: &auth.data,
+        unknown: &unknown,
+        created: now_epoch(),
+    };
     let items = work_items(opts.users, real);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);

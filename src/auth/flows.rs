@@ -160,19 +160,30 @@ impl SignInRequest<'_> {
         self.app.directory.user(&self.pool.id, user_key)
     }
 
-    /// A user with a password, their verifier and their `USER_ID_FOR_SRP`; for a user that does
-    /// not exist (or has no password), `None` with the phantom verifier, so the caller does the
-    /// same work either way.
-    fn verifier_of(&self, user_key: &str, typed: &str) -> Result<(Option<Versioned<User>>, SrpVerifier, String)> {
-        let found = self.load_user(user_key)?.filter(|u| u.record.password.is_some());
-        match found.as_ref().map(|u| &u.record) {
-            Some(User { password: Some(sealed), username, .. }) => {
-                let verifier = self.app.auth.data.open(&verifier_context(self.pool, user_key), sealed)?;
-                let id = username.clone();
-                Ok((found, verifier, id))
+    /// The user `name` signs in as (username, alias or username attribute), with a password:
+    /// their key, record, verifier and `USER_ID_FOR_SRP`. For a user that does not exist (or
+    /// has no password): no record, the phantom verifier of the name as typed, so the caller
+    /// does the same work either way.
+    fn verifier_of(&self, name: &str) -> Result<(String, Option<Versioned<User>>, SrpVerifier, String)> {
+        let found = self.app.directory.find_user(self.pool, name)?.filter(|(_, u)| u.record.password.is_some());
+        if let Some((user_key, user)) = found {
+            if let Some(sealed) = &user.record.password {
+                let verifier = self.app.auth.data.open(&verifier_context(self.pool, &user_key), sealed)?;
+                let id = user.record.username.clone();
+                return Ok((user_key, Some(user), verifier, id));
             }
-            _ => Ok((None, self.app.auth.phantom_verifier(self.pool.id.as_str(), user_key), typed.to_owned())),
         }
+        let user_key = self.pool.user_key(name);
+        let phantom = self.app.auth.phantom_verifier(self.pool.id.as_str(), &user_key);
+        Ok((user_key, None, phantom, name.to_owned()))
+    }
+
+    /// Whether `name` (a challenge response's USERNAME) names the user stored under `user_key`.
+    fn names(&self, name: &str, user_key: &str) -> Result<bool> {
+        if self.pool.user_key(name) == user_key {
+            return Ok(true);
+        }
+        Ok(self.app.directory.find_user(self.pool, name)?.is_some_and(|(key, _)| key == user_key))
     }
 
     fn seal(&self, purpose: Purpose, state: Pending) -> Result<String> {
@@ -228,8 +239,7 @@ async fn start_srp(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Resu
     let username = required(params, "USERNAME")?;
     let srp_a = required(params, "SRP_A")?.to_owned();
     req.check_secret_hash(params, &[username])?;
-    let user_key = req.pool.user_key(username);
-    let (found, verifier, user_id_for_srp) = req.verifier_of(&user_key, username)?;
+    let (user_key, found, verifier, user_id_for_srp) = req.verifier_of(username)?;
     if found.is_none() && !req.prevents_user_existence_errors() {
         return Err(req.no_such_user());
     }
@@ -270,7 +280,7 @@ async fn password_verifier(req: &SignInRequest<'_>, responses: &Map<String, Valu
     let Pending::PasswordVerifier { user_id_for_srp, key, .. } = &opened.body else {
         return Err(invalid_session());
     };
-    if req.pool.user_key(username) != user_key {
+    if !req.names(username, &user_key)? {
         return Err(incorrect_password());
     }
     let fresh =
@@ -298,8 +308,7 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
     let username = required(params, "USERNAME")?;
     let password = required(params, "PASSWORD")?.to_owned();
     req.check_secret_hash(params, &[username])?;
-    let user_key = req.pool.user_key(username);
-    let (found, verifier, user_id_for_srp) = req.verifier_of(&user_key, username)?;
+    let (user_key, found, verifier, user_id_for_srp) = req.verifier_of(username)?;
     // A user who gets tokens straight away has them minted in the same worker job as the
     // check, only if the password matches.
     let minting = match found.as_ref().map(|u| &u.record) {
@@ -391,7 +400,7 @@ async fn new_password(req: &SignInRequest<'_>, responses: &Map<String, Value>, s
         return Err(invalid_session());
     }
     let username = required(responses, "USERNAME")?;
-    if req.pool.user_key(username) != user_key {
+    if !req.names(username, &user_key)? {
         return Err(invalid_session());
     }
     req.check_secret_hash(responses, &[username])?;

@@ -20,6 +20,7 @@ use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
 use crate::store::messages::QueuedMessage;
 use crate::store::records::{now_epoch, User, UserPool};
+use crate::store::users::AliasTakeover;
 
 fn nonconforming(name: &str, why: &str) -> Error {
     Error::invalid_parameter(format!("Attributes did not conform to the schema: {name}: {why}\n"))
@@ -75,9 +76,9 @@ fn verification_code(app: &App, pool: &UserPool, user: &mut User, medium: Medium
 fn update(
     app: &App,
     pool: &UserPool,
-    user_key: &str,
-    current: &Versioned<User>,
+    (user_key, current): (&str, &Versioned<User>),
     list: Option<&Value>,
+    takeover: AliasTakeover,
 ) -> Result<Vec<Value>> {
     let changes = changes_of(pool, list)?;
     let mut user = current.record.clone();
@@ -90,7 +91,7 @@ fn update(
         details.push(detail);
     }
     user.modified = now_epoch();
-    app.directory.replace_user_and_send(user_key, current, &user, &messages)?;
+    app.directory.replace_user_and_send(user_key, current, &user, &messages, takeover)?;
     if !messages.is_empty() {
         app.messenger.wake();
     }
@@ -100,7 +101,9 @@ fn update(
 pub async fn admin_update_user_attributes(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let t = target(app, &input)?;
-    update(app, &t.pool, &t.user_key, &t.user, input.get("UserAttributes"))?;
+    // An administrator verifying an address another user holds as an alias moves the alias
+    // (Cognito does; the other user's address becomes unverified).
+    update(app, &t.pool, (&t.user_key, &t.user), input.get("UserAttributes"), AliasTakeover::Move)?;
     Ok(json!({}))
 }
 
@@ -127,7 +130,13 @@ pub async fn update_user_attributes(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
     check_writable(app, &bearer, names_in(input.get("UserAttributes")))?;
-    let details = update(app, &bearer.pool, &bearer.user_key, &bearer.user, input.get("UserAttributes"))?;
+    let details = update(
+        app,
+        &bearer.pool,
+        (&bearer.user_key, &bearer.user),
+        input.get("UserAttributes"),
+        AliasTakeover::Refuse,
+    )?;
     let mut out = json!({});
     if !details.is_empty() {
         out["CodeDeliveryDetailsList"] = json!(details);
@@ -195,7 +204,7 @@ pub async fn get_user_attribute_verification_code(app: &App, body: Value) -> Res
     let mut user = bearer.user.record.clone();
     let (message, details) = verification_code(app, &bearer.pool, &mut user, medium)?;
     user.modified = now_epoch();
-    app.directory.replace_user_and_send(&bearer.user_key, &bearer.user, &user, &[message])?;
+    app.directory.replace_user_and_send(&bearer.user_key, &bearer.user, &user, &[message], AliasTakeover::Refuse)?;
     app.messenger.wake();
     Ok(json!({"CodeDeliveryDetails": details}))
 }

@@ -208,7 +208,11 @@ pub async fn create(app: &App, body: Value) -> Result<Value> {
 
 pub async fn describe(app: &App, body: Value) -> Result<Value> {
     let pool = app.directory.pool(&pool_id_of(&object(body)))?;
-    Ok(json!({ "UserPool": describe_pool(app, &pool.record) }))
+    let mut described = describe_pool(app, &pool.record);
+    // The first call per pool counts its users (a key scan); later ones read a counter.
+    let users = tokio::task::block_in_place(|| app.directory.estimated_users(&pool.record.id))?;
+    described["EstimatedNumberOfUsers"] = json!(users);
+    Ok(json!({ "UserPool": described }))
 }
 
 pub async fn update(app: &App, body: Value) -> Result<Value> {

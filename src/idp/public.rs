@@ -7,7 +7,8 @@ use super::str_member;
 use crate::app::App;
 use crate::messaging::templates::{delivery_details, Medium};
 use crate::protocol::error::{Error, ErrorKind, Result};
-use crate::store::records::{AppClient, UserPool};
+use crate::store::directory::Versioned;
+use crate::store::records::{AppClient, User, UserPool};
 
 /// The app client, its pool and the username of a public user operation, after the client's
 /// SECRET_HASH check.
@@ -15,6 +16,7 @@ pub(super) struct Caller {
     pub client: AppClient,
     pub pool: UserPool,
     pub username: String,
+    /// The username as the pool compares it (what an unknown user's simulated answers derive from).
     pub user_key: String,
 }
 
@@ -26,6 +28,13 @@ pub(super) async fn caller(app: &App, input: &Map<String, Value>) -> Result<Call
         .await?;
     let user_key = pool.user_key(&username);
     Ok(Caller { client, pool, username, user_key })
+}
+
+impl Caller {
+    /// The user the call names (by username or a sign-in name the pool allows) and their key.
+    pub fn find(&self, app: &App) -> Result<Option<(String, Versioned<User>)>> {
+        app.directory.find_user(&self.pool, &self.username)
+    }
 }
 
 /// The public operations' error for an unknown user when the client allows saying so.

@@ -14,6 +14,7 @@ use crate::messaging::Outgoing;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
 use crate::store::records::{now_epoch, User, UserPool, UserStatus};
+use crate::store::users::AliasTakeover;
 
 /// Where a reset code goes: the first of the pool's `AccountRecoverySetting.RecoveryMechanisms`
 /// (by `Priority`) that the user has verified; without that setting a verified phone number,
@@ -74,18 +75,19 @@ fn send_reset_code(
         &Outgoing { pool, purpose: Purpose::PasswordReset, medium, to: &to, username: &user.username, code: &code },
     )?;
     user.modified = now_epoch();
-    app.directory.replace_user_and_send(user_key, current, &user, &[message])?;
+    app.directory.replace_user_and_send(user_key, current, &user, &[message], AliasTakeover::Refuse)?;
     app.messenger.wake();
     Ok(delivery_details(medium, &to))
 }
 
 pub async fn forgot_password(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let Caller { client, pool, user_key, .. } = caller(app, &input).await?;
+    let who = caller(app, &input).await?;
+    let found = who.find(app)?;
+    let Caller { client, pool, user_key: typed_key, .. } = who;
     let prevent = client.prevents_user_existence_errors();
-    let current = app.directory.user(&pool.id, &user_key)?;
-    let simulated = || Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &pool, &user_key)}));
-    let Some(current) = current else { return if prevent { simulated() } else { Err(no_such_user()) } };
+    let simulated = || Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &pool, &typed_key)}));
+    let Some((user_key, current)) = found else { return if prevent { simulated() } else { Err(no_such_user()) } };
     let user = current.record.clone();
     if !user.enabled {
         return if prevent { simulated() } else { Err(Error::new(ErrorKind::NotAuthorized, "User is disabled.")) };
@@ -102,12 +104,13 @@ pub async fn forgot_password(app: &App, body: Value) -> Result<Value> {
 
 pub async fn confirm_forgot_password(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let Caller { client, pool, username, user_key } = caller(app, &input).await?;
+    let who = caller(app, &input).await?;
+    let found = who.find(app)?;
+    let Caller { client, pool, username, .. } = who;
     let code = str_member(&input, "ConfirmationCode");
     let password = str_member(&input, "Password");
     let prevent = client.prevents_user_existence_errors();
-    let current = app.directory.user(&pool.id, &user_key)?.filter(|u| u.record.enabled || !prevent);
-    let Some(current) = current else {
+    let Some((user_key, current)) = found.filter(|(_, u)| u.record.enabled || !prevent) else {
         return Err(if prevent { codes::code_mismatch() } else { no_such_user() });
     };
     PasswordPolicy::of_pool(&pool.settings).check(password)?;

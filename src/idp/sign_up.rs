@@ -5,8 +5,9 @@
 use serde_json::{json, Value};
 
 use super::codes::{self, CodePurpose, VERIFICATION_CODE_SECS};
+use super::names::{name_new_user, NewUserName};
 use super::public::{caller, no_such_user, phantom_delivery, Caller};
-use super::users::{attributes_from, check_required, new_user, sealed_verifier};
+use super::users::{alias_takeover, attributes_from, check_required, named_user, sealed_verifier};
 use super::{object, str_member};
 use crate::app::App;
 use crate::messaging::templates::{delivery_details, Medium, Purpose};
@@ -14,6 +15,7 @@ use crate::messaging::Outgoing;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
 use crate::store::records::{now_epoch, User, UserPool, UserStatus};
+use crate::store::users::AliasTakeover;
 
 /// Where a sign-up code goes: an attribute of the pool's `AutoVerifiedAttributes` that the user
 /// has, the phone number first (as Cognito does when both are auto-verified).
@@ -44,7 +46,7 @@ fn sign_up_code(
 
 pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let Caller { pool, username, user_key, .. } = caller(app, &input).await?;
+    let Caller { pool, username, .. } = caller(app, &input).await?;
     let admin_only = pool
         .settings
         .get("AdminCreateUserConfig")
@@ -54,18 +56,21 @@ pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
     if admin_only {
         return Err(Error::new(ErrorKind::NotAuthorized, "SignUp is not permitted for this user pool"));
     }
-    let attributes = attributes_from(&pool, input.get("UserAttributes"))?;
+    let mut attributes = attributes_from(&pool, input.get("UserAttributes"))?;
+    let name = name_new_user(&pool, &username, &mut attributes)?;
     check_required(&pool, &attributes)?;
     let password = str_member(&input, "Password");
-    let mut user = new_user(&pool, &username, attributes, UserStatus::Unconfirmed);
-    if app.directory.user(&pool.id, &user_key)?.is_some() {
-        return Err(Error::new(ErrorKind::UsernameExists, "User already exists"));
+    let mut user = named_user(&pool, &name, attributes, UserStatus::Unconfirmed);
+    if app.directory.find_user(&pool, &username)?.is_some() {
+        return Err(taken(&name));
     }
-    user.password = Some(sealed_verifier(app, &pool, &user_key, &username, password).await?);
+    user.password = Some(sealed_verifier(app, &pool, &name.user_key, &user.username, password).await?);
     let code = sign_up_code(app, &pool, &mut user)?;
     let messages: Vec<_> = code.iter().map(|(m, _)| m.clone()).collect();
-    app.directory.create_user_and_send(&user_key, &user, &messages).map_err(|e| match e.kind {
-        ErrorKind::UsernameExists => Error::new(ErrorKind::UsernameExists, "User already exists"),
+    app.directory.create_user_and_send(&name.user_key, &user, &messages, AliasTakeover::Refuse).map_err(|e| match e
+        .kind
+    {
+        ErrorKind::UsernameExists if name.username_attribute.is_none() => taken(&name),
         _ => e,
     })?;
     let mut out = json!({"UserConfirmed": false, "UserSub": user.sub});
@@ -76,13 +81,25 @@ pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
     Ok(out)
 }
 
+/// SignUp's answer for a name in use: a taken username, or with email / phone usernames, the
+/// address (as Cognito words each).
+fn taken(name: &NewUserName) -> Error {
+    match name.username_attribute {
+        None => Error::new(ErrorKind::UsernameExists, "User already exists"),
+        Some(attribute) => {
+            Error::new(ErrorKind::UsernameExists, format!("An account with the given {attribute} already exists."))
+        }
+    }
+}
+
 pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let Caller { client, pool, user_key, .. } = caller(app, &input).await?;
+    let who = caller(app, &input).await?;
     let code = str_member(&input, "ConfirmationCode");
-    let Some(current) = app.directory.user(&pool.id, &user_key)? else {
-        return Err(if client.prevents_user_existence_errors() { codes::code_mismatch() } else { no_such_user() });
+    let Some((user_key, current)) = who.find(app)? else {
+        return Err(if who.client.prevents_user_existence_errors() { codes::code_mismatch() } else { no_such_user() });
     };
+    let pool = who.pool;
     if current.record.status != UserStatus::Unconfirmed {
         return Err(Error::new(
             ErrorKind::NotAuthorized,
@@ -96,23 +113,23 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
         user.attributes.insert(format!("{attribute}_verified"), "true".into());
     }
     user.modified = now_epoch();
-    app.directory.replace_user(&user_key, &current, &user)?;
+    app.directory.replace_user_and_send(&user_key, &current, &user, &[], alias_takeover(&input))?;
     Ok(json!({}))
 }
 
 pub async fn resend_confirmation_code(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let Caller { client, pool, user_key, .. } = caller(app, &input).await?;
-    let Some(current) = app.directory.user(&pool.id, &user_key)? else {
-        if client.prevents_user_existence_errors() {
-            return Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &pool, &user_key)}));
+    let who = caller(app, &input).await?;
+    let Some((user_key, current)) = who.find(app)? else {
+        if who.client.prevents_user_existence_errors() {
+            return Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &who.pool, &who.user_key)}));
         }
         return Err(no_such_user());
     };
     if current.record.status == UserStatus::Confirmed {
         return Err(Error::invalid_parameter("User is already confirmed."));
     }
-    resend(app, &pool, &user_key, &current)
+    resend(app, &who.pool, &user_key, &current)
 }
 
 fn resend(app: &App, pool: &UserPool, user_key: &str, current: &Versioned<User>) -> Result<Value> {
@@ -121,7 +138,7 @@ fn resend(app: &App, pool: &UserPool, user_key: &str, current: &Versioned<User>)
         return Err(Error::invalid_parameter("Cannot resend codes. Auto verification not turned on."));
     };
     user.modified = now_epoch();
-    app.directory.replace_user_and_send(user_key, current, &user, &[message])?;
+    app.directory.replace_user_and_send(user_key, current, &user, &[message], AliasTakeover::Refuse)?;
     app.messenger.wake();
     Ok(json!({"CodeDeliveryDetails": details}))
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::names::{name_new_user, NewUserName};
 use super::{object, page_size, pool_id_of, str_member};
 use crate::app::App;
 use crate::auth::flows::verifier_context;
@@ -16,6 +17,8 @@ use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
 use crate::store::messages::QueuedMessage;
 use crate::store::records::{now_epoch, SealedVerifier, User, UserPool, UserStatus};
+use crate::store::user_index::SEARCHABLE;
+use crate::store::users::AliasTakeover;
 
 const DAY_SECS: f64 = 86_400.0;
 
@@ -107,12 +110,21 @@ pub(super) struct Target {
     pub user: Versioned<User>,
 }
 
-/// The pool and user an Admin* operation names (`UserPoolId`, `Username`).
+/// The pool and user an Admin* operation names (`UserPoolId`, `Username`: the username or a
+/// sign-in name the pool allows, as Cognito accepts).
 pub(super) fn target(app: &App, input: &Map<String, Value>) -> Result<Target> {
     let pool = app.directory.pool(&pool_id_of(input))?.record;
-    let user_key = pool.user_key(str_member(input, "Username"));
-    let user = app.directory.user(&pool.id, &user_key)?.ok_or_else(user_missing)?;
+    let (user_key, user) = app.directory.find_user(&pool, str_member(input, "Username"))?.ok_or_else(user_missing)?;
     Ok(Target { pool, user_key, user })
+}
+
+/// `ForceAliasCreation` of AdminCreateUser and ConfirmSignUp.
+pub(super) fn alias_takeover(input: &Map<String, Value>) -> AliasTakeover {
+    if input.get("ForceAliasCreation").and_then(Value::as_bool) == Some(true) {
+        AliasTakeover::Move
+    } else {
+        AliasTakeover::Refuse
+    }
 }
 
 /// Applies `change` to the named user and stores the result.
@@ -126,18 +138,19 @@ async fn update_user(app: &App, body: Value, change: impl FnOnce(&mut User) -> R
     Ok(json!({}))
 }
 
-/// A new, enabled user with a fresh `sub` and no password yet.
-pub(super) fn new_user(
+/// A new, enabled user named by [`name_new_user`] (its `sub` is the username when the pool
+/// uses email or phone as usernames), with no password yet.
+pub(super) fn named_user(
     pool: &UserPool,
-    username: &str,
+    name: &NewUserName,
     attributes: BTreeMap<String, String>,
     status: UserStatus,
 ) -> User {
     let now = now_epoch();
     User {
         pool_id: pool.id.clone(),
-        username: username.to_owned(),
-        sub: uuid::Uuid::new_v4().to_string(),
+        username: name.username.clone(),
+        sub: name.sub.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         attributes,
         status,
         enabled: true,
@@ -222,16 +235,17 @@ async fn set_temporary_password(
 pub async fn admin_create_user(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let pool = app.directory.pool(&pool_id_of(&input))?.record;
-    let username = str_member(&input, "Username");
-    let user_key = pool.user_key(username);
     if str_member(&input, "MessageAction") == "RESEND" {
-        return resend_invitation(app, &pool, &user_key, &input).await;
+        let (user_key, current) =
+            app.directory.find_user(&pool, str_member(&input, "Username"))?.ok_or_else(user_missing)?;
+        return resend_invitation(app, &pool, &user_key, current, &input).await;
     }
-    let attributes = attributes_from(&pool, input.get("UserAttributes"))?;
-    let mut user = new_user(&pool, username, attributes, UserStatus::ForceChangePassword);
-    let temporary = set_temporary_password(app, &pool, &user_key, &input, &mut user).await?;
+    let mut attributes = attributes_from(&pool, input.get("UserAttributes"))?;
+    let name = name_new_user(&pool, str_member(&input, "Username"), &mut attributes)?;
+    let mut user = named_user(&pool, &name, attributes, UserStatus::ForceChangePassword);
+    let temporary = set_temporary_password(app, &pool, &name.user_key, &input, &mut user).await?;
     let messages = invitations(app, &pool, &input, &user, &temporary)?;
-    app.directory.create_user_and_send(&user_key, &user, &messages)?;
+    app.directory.create_user_and_send(&name.user_key, &user, &messages, alias_takeover(&input))?;
     if !messages.is_empty() {
         app.messenger.wake();
     }
@@ -239,8 +253,13 @@ pub async fn admin_create_user(app: &App, body: Value) -> Result<Value> {
 }
 
 /// `MessageAction: RESEND`: a new temporary password with a fresh validity, sent again.
-async fn resend_invitation(app: &App, pool: &UserPool, user_key: &str, input: &Map<String, Value>) -> Result<Value> {
-    let current = app.directory.user(&pool.id, user_key)?.ok_or_else(user_missing)?;
+async fn resend_invitation(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    current: Versioned<User>,
+    input: &Map<String, Value>,
+) -> Result<Value> {
     if current.record.status != UserStatus::ForceChangePassword {
         return Err(Error::new(
             ErrorKind::UnsupportedUserState,
@@ -250,7 +269,7 @@ async fn resend_invitation(app: &App, pool: &UserPool, user_key: &str, input: &M
     let mut user = current.record.clone();
     let temporary = set_temporary_password(app, pool, user_key, input, &mut user).await?;
     let messages = invitations(app, pool, input, &user, &temporary)?;
-    app.directory.replace_user_and_send(user_key, &current, &user, &messages)?;
+    app.directory.replace_user_and_send(user_key, &current, &user, &messages, AliasTakeover::Refuse)?;
     app.messenger.wake();
     Ok(json!({"User": user_type(&user, None)}))
 }
@@ -327,26 +346,13 @@ pub async fn admin_confirm_sign_up(app: &App, body: Value) -> Result<Value> {
     .await
 }
 
-/// A ListUsers `Filter`: `attribute = "value"` (exact) or `attribute ^= "value"` (prefix).
+/// A ListUsers `Filter`: `attribute = "value"` (exact) or `attribute ^= "value"` (prefix), on
+/// one of [`SEARCHABLE`]; `\"` and `\\` escape inside the value.
 struct UserFilter {
     attribute: String,
     value: String,
     prefix: bool,
 }
-
-/// The attributes Cognito lets ListUsers filter on.
-const FILTERABLE: &[&str] = &[
-    "username",
-    "email",
-    "phone_number",
-    "name",
-    "given_name",
-    "family_name",
-    "preferred_username",
-    "cognito:user_status",
-    "status",
-    "sub",
-];
 
 impl UserFilter {
     fn parse(text: &str) -> Result<Option<Self>> {
@@ -356,58 +362,64 @@ impl UserFilter {
         }
         let bad = || Error::invalid_parameter("Error while parsing filter.");
         let (attribute, rest, prefix) = match (text.find("^="), text.find('=')) {
-            (Some(i), _) => (&text[..i], &text[i + 2..], true),
-            (None, Some(i)) => (&text[..i], &text[i + 1..], false),
+            (Some(i), Some(j)) if i < j => (&text[..i], &text[i + 2..], true),
+            (_, Some(i)) => (&text[..i], &text[i + 1..], false),
             _ => return Err(bad()),
         };
         let attribute = attribute.trim().trim_matches('"').to_owned();
-        let value = rest.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(bad)?.to_owned();
-        if !FILTERABLE.contains(&attribute.as_str()) {
+        let quoted = rest.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(bad)?;
+        let value = unescape(quoted).ok_or_else(bad)?;
+        let value = match attribute.as_str() {
+            // Cognito compares these two case-insensitively.
+            "cognito:user_status" => value.to_uppercase(),
+            "status" => {
+                let lower = value.to_lowercase();
+                let mut chars = lower.chars();
+                chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+            }
+            _ => value,
+        };
+        if !SEARCHABLE.contains(&attribute.as_str()) {
             return Err(Error::invalid_parameter(format!("Invalid search attribute: {attribute}")));
         }
         Ok(Some(Self { attribute, value, prefix }))
     }
-
-    fn matches(&self, user: &User) -> bool {
-        let actual = match self.attribute.as_str() {
-            "username" => Some(user.username.as_str()),
-            "sub" => Some(user.sub.as_str()),
-            "cognito:user_status" => Some(user.status.wire_name()),
-            "status" => Some(if user.enabled { "Enabled" } else { "Disabled" }),
-            other => user.attributes.get(other).map(String::as_str),
-        };
-        actual.is_some_and(|a| if self.prefix { a.starts_with(&self.value) } else { a == self.value })
-    }
 }
 
+/// A filter value with `\"` and `\\` unescaped; `None` when a quote is left unescaped.
+fn unescape(quoted: &str) -> Option<String> {
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?),
+            '"' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// ListUsers: one page in username order, or with a filter, one page of the `user_index` entries
+/// that match (an index range, never a scan of the pool), in value order.
 pub async fn list_users(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let pool_id = pool_id_of(&input);
-    app.directory.pool(&pool_id)?;
+    app.directory.pool_shared(&pool_id)?;
     let only: Option<Vec<String>> = input
         .get("AttributesToGet")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
     let filter = UserFilter::parse(str_member(&input, "Filter"))?;
     let limit = page_size(input.get("Limit").and_then(Value::as_i64), 60);
-    let mut token = input.get("PaginationToken").and_then(Value::as_str).map(str::to_owned);
-    let mut users = Vec::new();
-    // Without a filter one page is read; with one, pages are read until `limit` users match.
-    loop {
-        let page = app.directory.list_users(&pool_id, token.as_deref(), limit - users.len())?;
-        users.extend(
-            page.items
-                .iter()
-                .filter(|u| filter.as_ref().is_none_or(|f| f.matches(u)))
-                .map(|u| user_type(u, only.as_deref())),
-        );
-        token = page.next_token;
-        if token.is_none() || users.len() >= limit {
-            break;
-        }
-    }
+    let token = input.get("PaginationToken").and_then(Value::as_str);
+    let page = match &filter {
+        None => app.directory.list_users(&pool_id, token, limit)?,
+        Some(f) => app.directory.search_users(&pool_id, (&f.attribute, &f.value, !f.prefix), token, limit)?,
+    };
+    let users: Vec<Value> = page.items.iter().map(|u| user_type(u, only.as_deref())).collect();
     let mut out = json!({"Users": users});
-    if let Some(t) = token {
+    if let Some(t) = page.next_token {
         out["PaginationToken"] = json!(t);
     }
     Ok(out)
@@ -427,5 +439,12 @@ mod tests {
         assert!(UserFilter::parse("email").is_err());
         assert!(UserFilter::parse("email = ali").is_err());
         assert!(UserFilter::parse("custom:tier = \"x\"").is_err());
+        let f = UserFilter::parse(r#"name = "say \"hi\"""#).unwrap().unwrap();
+        assert_eq!(f.value, "say \"hi\"");
+        assert!(UserFilter::parse(r#"name = "a"b""#).is_err());
+        let f = UserFilter::parse("status = \"disabled\"").unwrap().unwrap();
+        assert_eq!(f.value, "Disabled");
+        let f = UserFilter::parse("cognito:user_status = \"confirmed\"").unwrap().unwrap();
+        assert_eq!(f.value, "CONFIRMED");
     }
 }

@@ -33,6 +33,8 @@ pub struct Listing<T> {
 pub struct Directory {
     kv: Arc<dyn KvStore>,
     pools: Arc<PoolCache>,
+    /// Users per pool for `EstimatedNumberOfUsers`, counted on first use (see `users.rs`).
+    pub(super) user_counts: Arc<Mutex<HashMap<PoolId, i64>>>,
 }
 
 /// Decoded pools, each with the stored bytes it was decoded from (see [`Directory::pool_shared`]).
@@ -62,9 +64,19 @@ pub(super) fn group_missing() -> Error {
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// The key a pagination token resumes after; it must lie under `prefix` (a token of another
+/// listing is `InvalidParameterException`).
+pub(super) fn token_key(token: &str, prefix: &[u8]) -> Result<Vec<u8>> {
+    let key = B64.decode(token).map_err(|_| Error::invalid_parameter("Invalid pagination token."))?;
+    if !key.starts_with(prefix) {
+        return Err(Error::invalid_parameter("Invalid pagination token."));
+    }
+    Ok(key)
+}
+
 impl Directory {
     pub fn new(kv: Arc<dyn KvStore>) -> Self {
-        Self { kv, pools: Arc::new(Mutex::new(HashMap::new())) }
+        Self { kv, pools: Arc::new(Mutex::new(HashMap::new())), user_counts: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     pub(super) fn kv(&self) -> &dyn KvStore {
@@ -110,16 +122,7 @@ impl Directory {
         token: Option<&str>,
         limit: usize,
     ) -> Result<Listing<(Vec<u8>, Vec<u8>)>> {
-        let after = match token {
-            Some(t) => {
-                let key = B64.decode(t).map_err(|_| Error::invalid_parameter("Invalid pagination token."))?;
-                if !key.starts_with(prefix) {
-                    return Err(Error::invalid_parameter("Invalid pagination token."));
-                }
-                Some(key)
-            }
-            None => None,
-        };
+        let after = token.map(|t| token_key(t, prefix)).transpose()?;
         let page = self.kv.scan(table, prefix, after.as_deref(), limit).map_err(|e| Error::internal("scanning", e))?;
         Ok(Listing { items: page.items, next_token: page.next_after.map(|k| B64.encode(k)) })
     }
@@ -197,7 +200,11 @@ impl Directory {
         }
         w.put(Table::Meta, purge_marker(id), unix_now().to_string().into_bytes());
         let id = id.clone();
-        self.commit(w, |_| concurrent_change(&id))
+        self.commit(w, |_| concurrent_change(&id))?;
+        if let Ok(mut counts) = self.user_counts.lock() {
+            counts.remove(&id);
+        }
+        Ok(())
     }
 
     pub(super) fn scan_all(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {

@@ -21,6 +21,7 @@ pub mod messages;
 pub mod purge;
 pub mod records;
 mod rocks;
+pub mod user_index;
 pub mod users;
 
 pub use directory::Directory;
@@ -38,6 +39,8 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `user_groups`  | `{pool_id}\0{user_key}\0{group}`     | empty (a user's groups; written with `group_members`) |
 /// | `users`        | `{pool_id}\0{user_key}`              | [`records::User`] (JSON)               |
 /// | `users_by_sub` | `{pool_id}\0{sub}`                   | `{user_key}` (index)                   |
+/// | `user_index`   | `{pool_id}\0{attribute}\0{value}\0{user_key}` | empty (ListUsers filters: [`user_index::SEARCHABLE`]) |
+/// | `sign_in_names` | `{pool_id}\0{attribute}\0{normalized value}` | `{user_key}` (aliases and username attributes: [`user_index::SignInNames`]) |
 /// | `sign_ins`     | `{pool_id}\0{user_key}\0{origin_jti}` | [`records::SignIn`] (JSON)             |
 /// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
 /// | `message_queue` | `{next_attempt: u64 BE}{uuid_v7}` (due order) | [`messages::QueuedMessage`] (JSON; content sealed) |
@@ -60,6 +63,8 @@ pub enum Table {
     UserGroups,
     Users,
     UsersBySub,
+    UserIndex,
+    SignInNames,
     SignIns,
     RefreshTokens,
     MessageQueue,
@@ -68,7 +73,7 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 15] = [
         Table::Pools,
         Table::Clients,
         Table::PoolClients,
@@ -77,6 +82,8 @@ impl Table {
         Table::UserGroups,
         Table::Users,
         Table::UsersBySub,
+        Table::UserIndex,
+        Table::SignInNames,
         Table::SignIns,
         Table::RefreshTokens,
         Table::MessageQueue,
@@ -95,6 +102,8 @@ impl Table {
             Table::UserGroups => "user_groups",
             Table::Users => "users",
             Table::UsersBySub => "users_by_sub",
+            Table::UserIndex => "user_index",
+            Table::SignInNames => "sign_in_names",
             Table::SignIns => "sign_ins",
             Table::RefreshTokens => "refresh_tokens",
             Table::MessageQueue => "message_queue",
@@ -171,6 +180,19 @@ impl WriteSet {
     pub fn delete(&mut self, table: Table, key: Vec<u8>) -> &mut Self {
         self.mutations.push(Mutation::Delete(table, key));
         self
+    }
+    /// Appends another write set's preconditions and mutations (its durability is dropped).
+    pub fn extend(&mut self, other: WriteSet) -> &mut Self {
+        self.preconditions.extend(other.preconditions);
+        self.mutations.extend(other.mutations);
+        self
+    }
+    /// The puts alone, for the bulk path (preconditions and deletes are dropped).
+    pub fn into_puts(self) -> impl Iterator<Item = (Table, Vec<u8>, Vec<u8>)> {
+        self.mutations.into_iter().filter_map(|m| match m {
+            Mutation::Put(t, k, v) => Some((t, k, v)),
+            Mutation::Delete(..) => None,
+        })
     }
     pub fn durability(&mut self, durability: Durability) -> &mut Self {
         self.durability = durability;

@@ -45,7 +45,14 @@ impl Directory {
         let batch = batch.max(1);
         // Sign-ins first: their refresh-token entries are found only through them.
         self.purge_table(Table::SignIns, &prefix, batch, delete_sign_in_for_good)?;
-        for table in [Table::DevOutbox, Table::GroupMembers, Table::UserGroups, Table::UsersBySub] {
+        for table in [
+            Table::DevOutbox,
+            Table::GroupMembers,
+            Table::UserGroups,
+            Table::UsersBySub,
+            Table::UserIndex,
+            Table::SignInNames,
+        ] {
             self.purge_table(table, &prefix, batch, just_the_key(table))?;
         }
         let users = self.purge_table(Table::Users, &prefix, batch, just_the_key(Table::Users))?;
@@ -132,6 +139,7 @@ mod tests {
 
     use super::*;
     use crate::store::records::{now_epoch, SignIn, User, UserPool, UserStatus};
+    use crate::store::user_index::SignInNames;
     use crate::store::users::{SignInKey, UserBatch};
     use crate::store::{RocksStore, StoreMemory};
 
@@ -168,8 +176,9 @@ mod tests {
         let p = pool(id);
         directory.create_pool(&p).unwrap();
         let mut batch = UserBatch::with_capacity(n);
+        let names = SignInNames::of(&p);
         for i in 0..n {
-            batch.add(&format!("u{i}"), &user(&p.id, i)).unwrap();
+            batch.add(&names, &format!("u{i}"), &user(&p.id, i)).unwrap();
         }
         directory.bulk_write_users(batch, true).unwrap();
         for i in 0..n {
@@ -207,7 +216,7 @@ mod tests {
         assert!(directory.create_pool(&pool(doomed.as_str())).is_err());
 
         assert_eq!(directory.purge_deleted_pool(&doomed, 64).unwrap(), 250);
-        for table in [Table::Users, Table::UsersBySub, Table::SignIns] {
+        for table in [Table::Users, Table::UsersBySub, Table::UserIndex, Table::SignIns] {
             assert_eq!(count(&directory, table, &doomed_prefix), 0, "{table:?}");
         }
         let refresh_left = directory.scan_all(Table::RefreshTokens, b"").unwrap();
@@ -220,6 +229,8 @@ mod tests {
         let kept_prefix = pool_prefix(kept.as_str());
         assert_eq!(count(&directory, Table::Users, &kept_prefix), 30);
         assert_eq!(count(&directory, Table::UsersBySub, &kept_prefix), 30);
+        // username, sub, cognito:user_status and status for each user.
+        assert_eq!(count(&directory, Table::UserIndex, &kept_prefix), 30 * 4);
         assert_eq!(count(&directory, Table::SignIns, &kept_prefix), 30);
         assert!(directory.pool(&kept).is_ok());
     }
