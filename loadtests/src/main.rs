@@ -56,6 +56,9 @@ enum ScenarioCommand {
     GetUser(CommonArgs),
     /// ListUsers (SigV4-signed, Limit 60) of the pool.
     ListUsers(CommonArgs),
+    /// ListUsers with an indexed filter (`email = "{username}@example.com"`, as seeded users have),
+    /// one fixture user after another; each must match exactly one user.
+    ListUsersFiltered(CommonArgs),
     /// AdminCreateUser (SigV4-signed, MessageAction SUPPRESS) of a new, unique username per transaction.
     AdminCreateUser(CommonArgs),
     /// A weighted mix of the operations above, with a row per operation in the report.
@@ -205,6 +208,7 @@ async fn dispatch(command: ScenarioCommand) -> Result<ExitCode, String> {
         C::Signup(common) => (Op::Signup, common),
         C::GetUser(common) => (Op::GetUser, common),
         C::ListUsers(common) => (Op::ListUsers, common),
+        C::ListUsersFiltered(common) => (Op::ListUsersFiltered, common),
         C::AdminCreateUser(common) => (Op::AdminCreateUser, common),
         C::Mixed(args) => {
             let weights = ops::parse_weights(&args.weights).map_err(|e| format!("--weights: {e}"))?;

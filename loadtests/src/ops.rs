@@ -29,13 +29,25 @@ pub enum Op {
     GetUser,
     /// ListUsers (SigV4-signed, Limit 60).
     ListUsers,
+    /// ListUsers with an indexed filter, `email = "{username}@example.com"` (the address
+    /// `portcullis seed` gives each user), for one fixture user after another; exactly one
+    /// user must come back.
+    ListUsersFiltered,
     /// AdminCreateUser of a new username (SigV4-signed, MessageAction SUPPRESS).
     AdminCreateUser,
 }
 
 impl Op {
-    pub const ALL: [Op; 7] =
-        [Op::Srp, Op::Password, Op::Refresh, Op::Signup, Op::GetUser, Op::ListUsers, Op::AdminCreateUser];
+    pub const ALL: [Op; 8] = [
+        Op::Srp,
+        Op::Password,
+        Op::Refresh,
+        Op::Signup,
+        Op::GetUser,
+        Op::ListUsers,
+        Op::ListUsersFiltered,
+        Op::AdminCreateUser,
+    ];
 
     /// The name on the command line, in `--weights` and in reports.
     pub fn name(self) -> &'static str {
@@ -46,6 +58,7 @@ impl Op {
             Op::Signup => "signup",
             Op::GetUser => "get-user",
             Op::ListUsers => "list-users",
+            Op::ListUsersFiltered => "list-users-filtered",
             Op::AdminCreateUser => "admin-create-user",
         }
     }
@@ -57,13 +70,13 @@ impl Op {
             Op::Refresh => ["refreshes", "refresh"],
             Op::Signup => ["sign-ups", "sign-up"],
             Op::AdminCreateUser => ["users created", "user created"],
-            Op::GetUser | Op::ListUsers => ["requests", "request"],
+            Op::GetUser | Op::ListUsers | Op::ListUsersFiltered => ["requests", "request"],
         }
     }
 
     /// Whether it is an admin call, which needs the SigV4 signer.
     pub fn is_admin(self) -> bool {
-        matches!(self, Op::ListUsers | Op::AdminCreateUser)
+        matches!(self, Op::ListUsers | Op::ListUsersFiltered | Op::AdminCreateUser)
     }
 
     /// Whether a virtual user needs tokens (from a password sign-in in `init`) for it.
@@ -153,7 +166,11 @@ impl Ops {
                 let username = self.new_username("su", vu.index, session);
                 sign_up(&mut vu.conn, &mut tx, &fixture, &username).await
             }
-            Op::ListUsers => self.list_users(&mut vu.conn, &mut tx, &fixture).await,
+            Op::ListUsers => self.list_users(&mut vu.conn, &mut tx, &fixture, None).await,
+            Op::ListUsersFiltered => {
+                let filter = format!("email = \"{}@example.com\"", vu.next_username());
+                self.list_users(&mut vu.conn, &mut tx, &fixture, Some(&filter)).await
+            }
             Op::AdminCreateUser => {
                 let username = self.new_username("ac", vu.index, session);
                 self.admin_create_user(&mut vu.conn, &mut tx, &fixture, &username).await
@@ -237,15 +254,29 @@ impl Ops {
         Ok(())
     }
 
-    async fn list_users(&self, conn: &mut Connection, tx: &mut Transaction, fixture: &Fixture) -> Step {
+    /// ListUsers, Limit 60; with a `filter`, exactly one user must match.
+    async fn list_users(
+        &self,
+        conn: &mut Connection,
+        tx: &mut Transaction,
+        fixture: &Fixture,
+        filter: Option<&str>,
+    ) -> Step {
         /// The answer must be JSON with a `Users` array; the users themselves are only scanned.
         #[derive(serde::Deserialize)]
         struct Listing {
             #[serde(rename = "Users")]
-            _users: Vec<serde::de::IgnoredAny>,
+            users: Vec<serde::de::IgnoredAny>,
         }
-        let body = json!({"UserPoolId": fixture.pool_id, "Limit": 60});
-        let _: Listing = tx.call_signed(conn, "ListUsers", &body, self.signer.as_deref()).await?;
+        let mut body = json!({"UserPoolId": fixture.pool_id, "Limit": 60});
+        if let Some(f) = filter {
+            body["Filter"] = json!(f);
+        }
+        let listing: Listing = tx.call_signed(conn, "ListUsers", &body, self.signer.as_deref()).await?;
+        if filter.is_some() && listing.users.len() != 1 {
+            let matched = format!("the filter matched {} users, not 1", listing.users.len());
+            return Err(tag("ListUsers", CallError::new("WrongResult", matched)));
+        }
         Ok(())
     }
 

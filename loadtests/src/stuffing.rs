@@ -1,5 +1,9 @@
 //! `stuffing`: credential stuffing. Attackers send USER_PASSWORD_AUTH with wrong passwords for real and
 //! unknown usernames from many loopback source addresses while legitimate users sign in as usual.
+//!
+//! The fixture's users are split: legitimate virtual users sign in as the first half, attackers
+//! go after the second half (the victims, whom the daemon's brute-force protection locks out:
+//! "Password attempts exceeded"), so the report shows what the attack costs everyone else.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -25,10 +29,11 @@ impl Stuffing {
         Ipv4Addr::new(127, 0, 0, 2 + (attacker % usize::from(self.attacker_ips)) as u8)
     }
 
-    /// One stuffing attempt: every other one names a real user, the rest unknown ones.
+    /// One stuffing attempt: every other one names a real user (a victim), the rest unknown
+    /// ones (all of them when the fixture has a single user, who is the legitimate one).
     async fn attack(&self, vu: &mut Vu, session: &mut Session) -> Outcome {
         session.count += 1;
-        let real = session.count.is_multiple_of(2);
+        let real = session.count.is_multiple_of(2) && !vu.fixture.usernames.is_empty();
         let (username, target) = if real {
             (vu.next_username(), "InitiateAuth (real user)")
         } else {
@@ -82,7 +87,12 @@ impl Scenario for Stuffing {
         index.checked_sub(self.legit).map(|attacker| IpAddr::V4(self.attacker_ip(attacker)))
     }
 
-    async fn init(&self, _vu: &mut Vu) -> Result<Session, String> {
+    async fn init(&self, vu: &mut Vu) -> Result<Session, String> {
+        let (legit, victims) = split_users(&vu.fixture.usernames);
+        let share = if vu.index < self.legit { legit } else { victims };
+        let mut fixture = (*vu.fixture).clone();
+        fixture.usernames = share.to_vec();
+        vu.fixture = std::sync::Arc::new(fixture);
         Ok(Session::default())
     }
 
@@ -95,9 +105,23 @@ impl Scenario for Stuffing {
     }
 }
 
+/// The legitimate users (the first half, at least one) and the attackers' victims (the rest).
+fn split_users(usernames: &[String]) -> (&[String], &[String]) {
+    usernames.split_at(usernames.len().div_ceil(2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attackers_and_legitimate_users_get_different_users() {
+        let users: Vec<String> = (0..5).map(|i| format!("u{i}")).collect();
+        let (legit, victims) = split_users(&users);
+        assert_eq!((legit.len(), victims.len()), (3, 2));
+        let one = vec!["only".to_owned()];
+        assert_eq!(split_users(&one), (&one[..], &[][..]));
+    }
 
     #[test]
     fn attackers_get_loopback_sources() {

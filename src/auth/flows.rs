@@ -2,6 +2,7 @@
 //! one typed [`Pending`] state per challenge, sealed into the opaque `Session` (or SRP's
 //! `SECRET_BLOCK`), and one function per step from (state, responses) to the next [`Step`].
 
+use super::lockout::{Attempt, Subject};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -130,6 +131,15 @@ impl SignInRequest<'_> {
         self.client.prevents_user_existence_errors()
     }
 
+    /// Whose failures a password attempt counts towards (see `lockout`).
+    fn lockout_subject(&self, user_exists: bool) -> Subject {
+        match (user_exists, self.prevents_user_existence_errors()) {
+            (true, _) => Subject::User,
+            (false, true) => Subject::Phantom,
+            (false, false) => Subject::Untracked,
+        }
+    }
+
     /// The answer for a user that does not exist (or must look as if it did not).
     fn no_such_user(&self) -> Error {
         if self.prevents_user_existence_errors() {
@@ -243,6 +253,8 @@ async fn start_srp(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Resu
     if found.is_none() && !req.prevents_user_existence_errors() {
         return Err(req.no_such_user());
     }
+    // Refused at once while locked out; the attempt counts when the claim is checked.
+    drop(Attempt::begin(req.app, &req.pool.id, &user_key, req.lockout_subject(found.is_some()))?);
     let salt_hex = verifier.salt_hex();
     let challenge = req
         .app
@@ -294,11 +306,15 @@ async fn password_verifier(req: &SignInRequest<'_>, responses: &Map<String, Valu
     let block_bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, secret_block)
         .map_err(|_| invalid_session())?;
     let key = SessionKey::from_bytes(*key);
+    let user = req.load_user(&user_key)?;
+    let attempt = Attempt::begin(req.app, &req.pool.id, &user_key, req.lockout_subject(user.is_some()))?;
     if !srp::verify_password_claim(&key, req.pool.name_short(), user_id_for_srp, &block_bytes, timestamp, signature) {
+        attempt.failed(req.app)?;
         return Err(incorrect_password());
     }
     req.app.auth.sessions.consume(&opened)?;
-    let user = req.load_user(&user_key)?.ok_or_else(incorrect_password)?;
+    let user = user.ok_or_else(incorrect_password)?;
+    attempt.succeeded(req.app)?;
     after_password(req, user.record, &user_key).await
 }
 
@@ -309,6 +325,7 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
     let password = required(params, "PASSWORD")?.to_owned();
     req.check_secret_hash(params, &[username])?;
     let (user_key, found, verifier, user_id_for_srp) = req.verifier_of(username)?;
+    let attempt = Attempt::begin(req.app, &req.pool.id, &user_key, req.lockout_subject(found.is_some()))?;
     // A user who gets tokens straight away has them minted in the same worker job as the
     // check, only if the password matches.
     let minting = match found.as_ref().map(|u| &u.record) {
@@ -329,10 +346,15 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
             Ok((matches, tokens))
         })
         .await?;
-    let Some(user) = found else { return Err(req.no_such_user()) };
+    let Some(user) = found else {
+        attempt.failed(req.app)?;
+        return Err(req.no_such_user());
+    };
     if !matches {
+        attempt.failed(req.app)?;
         return Err(incorrect_password());
     }
+    attempt.succeeded(req.app)?;
     match tokens {
         Some(result) => Ok(Step::Authenticated(result)),
         None => after_password(req, user.record, &user_key).await,

@@ -6,6 +6,7 @@ pub mod access;
 mod fixed_base;
 pub mod flows;
 pub mod issue;
+pub mod lockout;
 pub mod password;
 pub mod session;
 pub mod srp;
@@ -43,6 +44,8 @@ pub struct AuthKeys {
     /// Unsealed app-client secrets, keyed by client id, with the sealed bytes they came from
     /// (a changed client record misses the cache).
     client_secrets: Mutex<HashMap<ClientId, (Vec<u8>, String)>>,
+    /// Failed sign-ins of names that do not exist (see `lockout`).
+    pub phantom_failures: lockout::PhantomFailures,
 }
 
 impl AuthKeys {
@@ -74,6 +77,7 @@ impl AuthKeys {
             phantom_salt: hmac::Key::new(hmac::HMAC_SHA256, &salt_key),
             phantom_verifier,
             client_secrets: Mutex::new(HashMap::new()),
+            phantom_failures: Default::default(),
         })
     }
 

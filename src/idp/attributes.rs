@@ -4,6 +4,8 @@
 //!
 //! A changed email or phone number is no longer verified (unless the same call sets its
 //! `*_verified`); when the pool auto-verifies it, a verification code goes to the new address.
+//! With `AttributesRequireVerificationBeforeUpdate`, a verified address stays in use (and
+//! verified) until the new one is verified: the new value is held with the code.
 
 use std::collections::BTreeMap;
 
@@ -35,28 +37,51 @@ fn changes_of(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, 
     Ok(changes)
 }
 
-/// Applies `changes` to `user`; returns the media whose address changed and is now unverified.
-fn apply(user: &mut User, changes: BTreeMap<String, String>) -> Vec<Medium> {
-    let mut unverified = Vec::new();
+/// A changed address that needs verifying, and the new value when it is held until then.
+struct ToVerify {
+    medium: Medium,
+    held: Option<String>,
+}
+
+/// Applies `changes` to `user`; returns the addresses that changed and are not verified.
+fn apply(pool: &UserPool, user: &mut User, mut changes: BTreeMap<String, String>) -> Vec<ToVerify> {
+    let mut to_verify = Vec::new();
     for medium in [Medium::Email, Medium::Sms] {
         let attribute = medium.attribute();
         let flag = format!("{attribute}_verified");
-        let changed = changes.get(attribute).is_some_and(|new| user.attributes.get(attribute) != Some(new));
-        if changed && !changes.contains_key(&flag) {
+        let Some(new) = changes.get(attribute).cloned() else { continue };
+        if user.attributes.get(attribute) == Some(&new) || changes.contains_key(&flag) {
+            continue;
+        }
+        let verified = user.attributes.get(&flag).is_some_and(|v| v == "true");
+        if verified && pool.requires_verification_before_update(attribute) && pool.auto_verifies(attribute) {
+            changes.remove(attribute);
+            to_verify.push(ToVerify { medium, held: Some(new) });
+        } else {
             user.attributes.insert(flag, "false".into());
-            unverified.push(medium);
+            to_verify.push(ToVerify { medium, held: None });
         }
     }
     user.attributes.extend(changes);
-    unverified
+    to_verify
 }
 
-/// Issues a verification code for `medium`'s attribute and renders its message.
-fn verification_code(app: &App, pool: &UserPool, user: &mut User, medium: Medium) -> Result<(QueuedMessage, Value)> {
+/// Issues a verification code for `medium`'s attribute and renders its message: to `held` (a
+/// new address that takes effect when verified) or else the stored address.
+fn verification_code(
+    app: &App,
+    pool: &UserPool,
+    user: &mut User,
+    medium: Medium,
+    held: Option<&str>,
+) -> Result<(QueuedMessage, Value)> {
     let attribute = medium.attribute();
-    let to = user.attributes.get(attribute).cloned().unwrap_or_default();
-    let code =
-        codes::issue(&app.auth.data, user, CodePurpose::Verify(attribute), Some(attribute), VERIFICATION_CODE_SECS)?;
+    let to = held.map(str::to_owned).or_else(|| user.attributes.get(attribute).cloned()).unwrap_or_default();
+    let purpose = CodePurpose::Verify(attribute);
+    let code = codes::issue(&app.auth.data, user, purpose, Some(attribute), VERIFICATION_CODE_SECS)?;
+    if let Some(value) = held {
+        codes::hold_value(user, purpose, value);
+    }
     let message = app.messenger.prepare(
         &app.auth.data,
         &Outgoing {
@@ -82,11 +107,11 @@ fn update(
 ) -> Result<Vec<Value>> {
     let changes = changes_of(pool, list)?;
     let mut user = current.record.clone();
-    let unverified = apply(&mut user, changes);
+    let to_verify = apply(pool, &mut user, changes);
     let mut messages = Vec::new();
     let mut details = Vec::new();
-    for medium in unverified.into_iter().filter(|m| pool.auto_verifies(m.attribute())) {
-        let (message, detail) = verification_code(app, pool, &mut user, medium)?;
+    for ToVerify { medium, held } in to_verify.into_iter().filter(|v| pool.auto_verifies(v.medium.attribute())) {
+        let (message, detail) = verification_code(app, pool, &mut user, medium, held.as_deref())?;
         messages.push(message);
         details.push(detail);
     }
@@ -202,7 +227,8 @@ pub async fn get_user_attribute_verification_code(app: &App, body: Value) -> Res
     let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
     let medium = verifiable(&bearer.user.record, str_member(&input, "AttributeName"))?;
     let mut user = bearer.user.record.clone();
-    let (message, details) = verification_code(app, &bearer.pool, &mut user, medium)?;
+    let held = codes::held_value(&user, CodePurpose::Verify(medium.attribute()));
+    let (message, details) = verification_code(app, &bearer.pool, &mut user, medium, held.as_deref())?;
     user.modified = now_epoch();
     app.directory.replace_user_and_send(&bearer.user_key, &bearer.user, &user, &[message], AliasTakeover::Refuse)?;
     app.messenger.wake();
@@ -216,7 +242,10 @@ pub async fn verify_user_attribute(app: &App, body: Value) -> Result<Value> {
     let purpose = CodePurpose::Verify(medium.attribute());
     let code = str_member(&input, "Code");
     let mut user = bearer.user.record.clone();
-    codes::redeem(app, &bearer.pool, &bearer.user_key, &mut user, purpose, code)?;
+    let used = codes::redeem(app, &bearer.pool, &bearer.user_key, &mut user, purpose, code)?;
+    if let Some(value) = used.held_value {
+        user.attributes.insert(medium.attribute().to_owned(), value);
+    }
     user.attributes.insert(format!("{}_verified", medium.attribute()), "true".into());
     user.modified = now_epoch();
     app.directory.replace_user(&bearer.user_key, &bearer.user, &user)?;

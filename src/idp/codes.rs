@@ -68,17 +68,30 @@ pub fn issue(
             attribute: attribute.map(str::to_owned),
             expires: unix_now() + valid_secs,
             failed_attempts: 0,
+            held_value: None,
         },
     );
     Ok(code)
+}
+
+/// Makes the pending code for `purpose` carry `value`, applied when the code is used.
+pub fn hold_value(user: &mut User, purpose: CodePurpose, value: &str) {
+    if let Some(pending) = user.codes.get_mut(&purpose.key()) {
+        pending.held_value = Some(value.to_owned());
+    }
+}
+
+/// The value the pending code for `purpose` holds, if any.
+pub fn held_value(user: &User, purpose: CodePurpose) -> Option<String> {
+    user.codes.get(&purpose.key()).and_then(|p| p.held_value.clone())
 }
 
 /// The outcome of checking a presented code; on `Mismatch` the record's attempt count went up
 /// and must be stored.
 #[derive(Debug)]
 pub enum Checked {
-    /// Right code (now consumed); the attribute it was sent to, if any.
-    Accepted(Option<String>),
+    /// Right code (now consumed), with what it was issued for.
+    Accepted(PendingCode),
     Rejected(Error),
     /// Wrong code: store the user (its attempt count changed), then answer with the error.
     Mismatch(Error),
@@ -109,8 +122,9 @@ pub fn check(cipher: &DataCipher, user: &mut User, purpose: CodePurpose, present
     let sealed = B64.decode(&pending.sealed).map_err(|e| Error::internal("stored code", e))?;
     let expected = cipher.open_bytes(&context(user, purpose), &sealed)?;
     if bool::from(expected.as_slice().ct_eq(presented.as_bytes())) {
-        let attribute = user.codes.remove(&key).and_then(|p| p.attribute);
-        return Ok(Checked::Accepted(attribute));
+        if let Some(used) = user.codes.remove(&key) {
+            return Ok(Checked::Accepted(used));
+        }
     }
     if let Some(p) = user.codes.get_mut(&key) {
         p.failed_attempts += 1;
@@ -119,7 +133,7 @@ pub fn check(cipher: &DataCipher, user: &mut User, purpose: CodePurpose, present
 }
 
 /// Uses the code a caller presents: on the right one, consumes it in `user` (the caller stores
-/// `user` with its change) and returns the attribute it was sent to; a wrong one is counted on
+/// `user` with its change) and returns it (the attribute it went to, a held value); a wrong one is counted on
 /// the stored user and answered with `CodeMismatchException`; otherwise Cognito's error.
 pub fn redeem(
     app: &App,
@@ -128,9 +142,9 @@ pub fn redeem(
     user: &mut User,
     purpose: CodePurpose,
     presented: &str,
-) -> Result<Option<String>> {
+) -> Result<PendingCode> {
     match check(&app.auth.data, user, purpose, presented)? {
-        Checked::Accepted(attribute) => Ok(attribute),
+        Checked::Accepted(used) => Ok(used),
         Checked::Rejected(e) => Err(e),
         Checked::Mismatch(e) => {
             count_failed_attempt(app, pool, user_key, purpose, presented)?;
@@ -198,7 +212,7 @@ mod tests {
             matches!(check(&c, &mut u, CodePurpose::PasswordReset, &code).unwrap(), Checked::Rejected(e) if e.kind == ErrorKind::ExpiredCode)
         );
         assert!(
-            matches!(check(&c, &mut u, CodePurpose::SignUp, &code).unwrap(), Checked::Accepted(Some(a)) if a == "email")
+            matches!(check(&c, &mut u, CodePurpose::SignUp, &code).unwrap(), Checked::Accepted(p) if p.attribute.as_deref() == Some("email"))
         );
         assert!(
             matches!(check(&c, &mut u, CodePurpose::SignUp, &code).unwrap(), Checked::Rejected(e) if e.kind == ErrorKind::ExpiredCode)
@@ -219,7 +233,9 @@ mod tests {
             matches!(check(&c, &mut u, CodePurpose::SignUp, &code).unwrap(), Checked::Rejected(e) if e.kind == ErrorKind::LimitExceeded)
         );
         let fresh = issue(&c, &mut u, CodePurpose::SignUp, None, 60).unwrap();
-        assert!(matches!(check(&c, &mut u, CodePurpose::SignUp, &fresh).unwrap(), Checked::Accepted(None)));
+        assert!(
+            matches!(check(&c, &mut u, CodePurpose::SignUp, &fresh).unwrap(), Checked::Accepted(p) if p.attribute.is_none())
+        );
     }
 
     #[test]

@@ -44,6 +44,7 @@ operation_table! {
     CreateUserPool: UserPoolUpdate => pools::create,
     DescribeUserPool: UserPoolRead => pools::describe,
     UpdateUserPool: UserPoolUpdate => pools::update,
+    AddCustomAttributes: UserPoolUpdate => pools::add_custom_attributes,
     ListUserPools: UserPoolRead => pools::list,
     DeleteUserPool: UserPoolUpdate => pools::delete,
     CreateUserPoolClient: UserPoolClientUpdate => clients::create,

@@ -135,6 +135,17 @@ fn check_settings(settings: &Map<String, Value>) -> Result<()> {
             "Only one of aliasAttributes or usernameAttributes can be set in a User Pool.",
         ));
     }
+    let auto_verified = settings.get("AutoVerifiedAttributes").and_then(Value::as_array);
+    let held = settings
+        .get("UserAttributeUpdateSettings")
+        .and_then(|s| s.get("AttributesRequireVerificationBeforeUpdate"))
+        .and_then(Value::as_array);
+    if let Some(attribute) = held.into_iter().flatten().find(|a| !auto_verified.is_some_and(|v| v.contains(a))) {
+        return Err(Error::invalid_parameter(format!(
+            "{} is in AttributesRequireVerificationBeforeUpdate but not in AutoVerifiedAttributes.",
+            attribute.as_str().unwrap_or_default()
+        )));
+    }
     let mfa = settings.get("MfaConfiguration").and_then(Value::as_str).unwrap_or("OFF");
     if mfa != "OFF" && !settings.contains_key("SmsConfiguration") {
         return Err(Error::invalid_parameter(
@@ -213,6 +224,20 @@ pub async fn describe(app: &App, body: Value) -> Result<Value> {
     let users = tokio::task::block_in_place(|| app.directory.estimated_users(&pool.record.id))?;
     described["EstimatedNumberOfUsers"] = json!(users);
     Ok(json!({ "UserPool": described }))
+}
+
+/// AddCustomAttributes: new `custom:` attributes appended to the pool's schema.
+pub async fn add_custom_attributes(app: &App, body: Value) -> Result<Value> {
+    let input = object(body);
+    let current = app.directory.pool(&pool_id_of(&input))?;
+    let mut pool = current.record.clone();
+    let mut schema = pool.settings.get("SchemaAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let requested = input.get("CustomAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
+    super::schema::add_custom(&mut schema, &requested)?;
+    pool.settings.insert("SchemaAttributes".into(), Value::Array(schema));
+    pool.modified = crate::store::records::now_epoch();
+    app.directory.replace_pool(&current, &pool)?;
+    Ok(json!({}))
 }
 
 pub async fn update(app: &App, body: Value) -> Result<Value> {

@@ -43,10 +43,25 @@ pub(super) fn no_such_user() -> Error {
 }
 
 /// What ForgotPassword and ResendConfirmationCode show for a user that does not exist when the client prevents
-/// user-existence errors: a masked address stable per username, never a real one.
-pub(super) fn phantom_delivery(app: &App, pool: &UserPool, user_key: &str) -> Value {
+/// user-existence errors: a masked address stable per username, never a real one, after the
+/// synced write a real answer makes (so that it takes as long).
+pub(super) fn phantom_delivery(app: &App, pool: &UserPool, user_key: &str) -> Result<Value> {
+    app.directory.timing_pad()?;
     let salt = app.auth.phantom_verifier(pool.id.as_str(), user_key).salt;
     let letter = |i: usize| char::from(b'a' + salt.get(i).copied().unwrap_or(0) % 26);
     let address = format!("{}@{}.com", letter(0), letter(1));
-    delivery_details(Medium::Email, &address)
+    Ok(delivery_details(Medium::Email, &address))
+}
+
+/// What a code check (ConfirmSignUp, ConfirmForgotPassword) answers for a user that does not
+/// exist: UserNotFound, or when the client hides existence, CodeMismatch after the synced write
+/// a real wrong guess makes.
+pub(super) fn unknown_user_code_answer(app: &App, client: &AppClient) -> Error {
+    if !client.prevents_user_existence_errors() {
+        return no_such_user();
+    }
+    match app.directory.timing_pad() {
+        Ok(()) => super::codes::code_mismatch(),
+        Err(e) => e,
+    }
 }

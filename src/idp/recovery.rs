@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::codes::{self, CodePurpose, RESET_CODE_SECS};
-use super::public::{caller, no_such_user, phantom_delivery, Caller};
+use super::public::{caller, no_such_user, phantom_delivery, unknown_user_code_answer, Caller};
 use super::users::{sealed_verifier, target};
 use super::{object, str_member};
 use crate::app::App;
@@ -86,7 +86,7 @@ pub async fn forgot_password(app: &App, body: Value) -> Result<Value> {
     let found = who.find(app)?;
     let Caller { client, pool, user_key: typed_key, .. } = who;
     let prevent = client.prevents_user_existence_errors();
-    let simulated = || Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &pool, &typed_key)}));
+    let simulated = || Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &pool, &typed_key)?}));
     let Some((user_key, current)) = found else { return if prevent { simulated() } else { Err(no_such_user()) } };
     let user = current.record.clone();
     if !user.enabled {
@@ -111,7 +111,7 @@ pub async fn confirm_forgot_password(app: &App, body: Value) -> Result<Value> {
     let password = str_member(&input, "Password");
     let prevent = client.prevents_user_existence_errors();
     let Some((user_key, current)) = found.filter(|(_, u)| u.record.enabled || !prevent) else {
-        return Err(if prevent { codes::code_mismatch() } else { no_such_user() });
+        return Err(unknown_user_code_answer(app, &client));
     };
     PasswordPolicy::of_pool(&pool.settings).check(password)?;
     let mut user = current.record.clone();

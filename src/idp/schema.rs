@@ -1,5 +1,6 @@
-//! User-pool schema: Cognito's standard attributes and the merge of a CreateUserPool `Schema`
-//! (overrides of standard attributes, `custom:` attributes) into `SchemaAttributes`.
+//! User-pool schema: Cognito's standard attributes, the merge of a CreateUserPool `Schema`
+//! (overrides of standard attributes, `custom:` attributes) into `SchemaAttributes`,
+//! AddCustomAttributes, and the check of an attribute value against its schema entry.
 
 use serde_json::{json, Map, Value};
 
@@ -31,6 +32,85 @@ pub const STANDARD_ATTRIBUTES: &[(&str, &str)] = &[
 
 /// Most custom attributes a pool may have.
 const MAX_CUSTOM_ATTRIBUTES: usize = 50;
+
+fn nonconforming(name: &str, why: &str) -> Error {
+    Error::invalid_parameter(format!("Attributes did not conform to the schema: {name}: {why}\n"))
+}
+
+/// A constraint of a schema entry (`StringAttributeConstraints.MaxLength`, ...), which Cognito
+/// keeps as a string.
+fn constraint(entry: &Value, group: &str, member: &str) -> Option<f64> {
+    let v = entry.get(group)?.get(member)?;
+    v.as_str().and_then(|s| s.trim().parse().ok()).or_else(|| v.as_f64())
+}
+
+/// Checks `value` of attribute `name` against its schema `entry`: type (String length, Number,
+/// Boolean), constraints, and the email / phone number formats Cognito enforces.
+pub fn check_value(entry: &Value, name: &str, value: &str) -> Result<()> {
+    match entry.get("AttributeDataType").and_then(Value::as_str).unwrap_or("String") {
+        "Number" => {
+            let number: f64 = value.trim().parse().map_err(|_| nonconforming(name, "Number must be a number."))?;
+            if constraint(entry, "NumberAttributeConstraints", "MinValue").is_some_and(|min| number < min) {
+                return Err(nonconforming(name, "Number is below the minimum value."));
+            }
+            if constraint(entry, "NumberAttributeConstraints", "MaxValue").is_some_and(|max| number > max) {
+                return Err(nonconforming(name, "Number is above the maximum value."));
+            }
+        }
+        "Boolean" if value != "true" && value != "false" => {
+            return Err(nonconforming(name, "Boolean must be true or false."));
+        }
+        "Boolean" | "DateTime" => {}
+        _ => {
+            let length = value.chars().count() as f64;
+            let max = constraint(entry, "StringAttributeConstraints", "MaxLength").unwrap_or(2048.0);
+            if length > max {
+                return Err(nonconforming(name, &format!("String must be no longer than {max} characters.")));
+            }
+            if constraint(entry, "StringAttributeConstraints", "MinLength").is_some_and(|min| length < min) {
+                return Err(nonconforming(name, "String is shorter than the minimum length."));
+            }
+        }
+    }
+    match name {
+        "email" if !super::names::looks_like_email(value) => {
+            Err(Error::invalid_parameter("Invalid email address format."))
+        }
+        "phone_number" if !super::names::looks_like_phone(value) => {
+            Err(Error::invalid_parameter("Invalid phone number format."))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// AddCustomAttributes: appends `requested` custom attributes to `schema` (names must be new).
+pub fn add_custom(schema: &mut Vec<Value>, requested: &[Value]) -> Result<()> {
+    for attr in requested {
+        let name = attr.get("Name").and_then(Value::as_str).unwrap_or_default();
+        if name.is_empty() {
+            return Err(Error::invalid_parameter("Attribute name must not be empty."));
+        }
+        let entry = custom_entry(attr, name)?;
+        if schema.iter().any(|existing| existing.get("Name") == entry.get("Name")) {
+            return Err(Error::invalid_parameter(format!(
+                "Existing attribute already has name {}.",
+                entry.get("Name").and_then(Value::as_str).unwrap_or(name)
+            )));
+        }
+        schema.push(entry);
+    }
+    let custom = schema.iter().filter(|a| a.get("Name").and_then(Value::as_str).is_some_and(is_custom)).count();
+    if custom > MAX_CUSTOM_ATTRIBUTES {
+        return Err(Error::invalid_parameter(format!(
+            "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+        )));
+    }
+    Ok(())
+}
+
+fn is_custom(name: &str) -> bool {
+    name.starts_with("custom:") || name.starts_with("dev:")
+}
 
 fn standard_entry(name: &str, data_type: &str) -> Value {
     let mut entry = json!({
@@ -143,6 +223,29 @@ mod tests {
         assert_eq!(tenant["Mutable"], false);
         assert_eq!(schema[0]["Name"], "sub");
         assert_eq!(schema[0]["Mutable"], false);
+    }
+
+    #[test]
+    fn values_are_checked_against_type_and_constraints() {
+        let schema = build(&[
+            json!({"Name": "tier", "AttributeDataType": "String", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "5"}}),
+            json!({"Name": "age", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "18", "MaxValue": "130"}}),
+        ])
+        .unwrap();
+        let entry = |n: &str| schema.iter().find(|a| a["Name"] == n).unwrap().clone();
+        assert!(check_value(&entry("custom:tier"), "custom:tier", "gold").is_ok());
+        assert!(check_value(&entry("custom:tier"), "custom:tier", "platinum").is_err());
+        assert!(check_value(&entry("custom:tier"), "custom:tier", "x").is_err());
+        assert!(check_value(&entry("custom:age"), "custom:age", "42").is_ok());
+        assert!(check_value(&entry("custom:age"), "custom:age", "12").is_err());
+        assert!(check_value(&entry("custom:age"), "custom:age", "old").is_err());
+        assert!(check_value(&entry("email_verified"), "email_verified", "yes").is_err());
+        assert!(check_value(&entry("email"), "email", "not-an-address").is_err());
+        assert!(check_value(&entry("name"), "name", &"x".repeat(2049)).is_err());
+        let mut grown = schema.clone();
+        add_custom(&mut grown, &[json!({"Name": "plan", "AttributeDataType": "String"})]).unwrap();
+        assert_eq!(grown.last().unwrap()["Name"], "custom:plan");
+        assert!(add_custom(&mut grown, &[json!({"Name": "tier"})]).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::codes::{self, CodePurpose, VERIFICATION_CODE_SECS};
 use super::names::{name_new_user, NewUserName};
-use super::public::{caller, no_such_user, phantom_delivery, Caller};
+use super::public::{caller, no_such_user, phantom_delivery, unknown_user_code_answer, Caller};
 use super::users::{alias_takeover, attributes_from, check_required, named_user, sealed_verifier};
 use super::{object, str_member};
 use crate::app::App;
@@ -97,7 +97,7 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
     let who = caller(app, &input).await?;
     let code = str_member(&input, "ConfirmationCode");
     let Some((user_key, current)) = who.find(app)? else {
-        return Err(if who.client.prevents_user_existence_errors() { codes::code_mismatch() } else { no_such_user() });
+        return Err(unknown_user_code_answer(app, &who.client));
     };
     let pool = who.pool;
     if current.record.status != UserStatus::Unconfirmed {
@@ -107,7 +107,7 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
         ));
     }
     let mut user = current.record.clone();
-    let attribute = codes::redeem(app, &pool, &user_key, &mut user, CodePurpose::SignUp, code)?;
+    let attribute = codes::redeem(app, &pool, &user_key, &mut user, CodePurpose::SignUp, code)?.attribute;
     user.status = UserStatus::Confirmed;
     if let Some(attribute) = attribute {
         user.attributes.insert(format!("{attribute}_verified"), "true".into());
@@ -122,7 +122,7 @@ pub async fn resend_confirmation_code(app: &App, body: Value) -> Result<Value> {
     let who = caller(app, &input).await?;
     let Some((user_key, current)) = who.find(app)? else {
         if who.client.prevents_user_existence_errors() {
-            return Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &who.pool, &who.user_key)}));
+            return Ok(json!({"CodeDeliveryDetails": phantom_delivery(app, &who.pool, &who.user_key)?}));
         }
         return Err(no_such_user());
     };

@@ -27,9 +27,9 @@ pub(super) fn user_missing() -> Error {
 }
 
 /// `[{Name, Value}]` as a map, checked against the pool's schema: every name must be a schema
-/// attribute, and `sub` is never set by a caller.
+/// attribute, each value must fit its entry (`schema::check_value`), and `sub` is never set by
+/// a caller.
 pub(super) fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<BTreeMap<String, String>> {
-    let schema: Vec<&str> = pool.schema_attribute_names().collect();
     let mut out = BTreeMap::new();
     for entry in list.and_then(Value::as_array).into_iter().flatten() {
         let name = entry.get("Name").and_then(Value::as_str).unwrap_or_default();
@@ -39,11 +39,12 @@ pub(super) fn attributes_from(pool: &UserPool, list: Option<&Value>) -> Result<B
                 "Attributes did not conform to the schema: sub: Attribute cannot be updated.\n",
             ));
         }
-        if !schema.contains(&name) {
+        let Some(entry) = pool.schema_attribute(name) else {
             return Err(Error::invalid_parameter(format!(
                 "Attributes did not conform to the schema: {name}: Attribute does not exist in the schema.\n"
             )));
-        }
+        };
+        super::schema::check_value(entry, name, value)?;
         out.insert(name.to_owned(), value.to_owned());
     }
     Ok(out)

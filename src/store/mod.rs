@@ -17,6 +17,7 @@
 
 pub mod directory;
 pub mod groups;
+pub mod lockouts;
 pub mod messages;
 pub mod purge;
 pub mod records;
@@ -41,12 +42,14 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `users_by_sub` | `{pool_id}\0{sub}`                   | `{user_key}` (index)                   |
 /// | `user_index`   | `{pool_id}\0{attribute}\0{value}\0{user_key}` | empty (ListUsers filters: [`user_index::SEARCHABLE`]) |
 /// | `sign_in_names` | `{pool_id}\0{attribute}\0{normalized value}` | `{user_key}` (aliases and username attributes: [`user_index::SignInNames`]) |
+/// | `sign_in_failures` | `{pool_id}\0{user_key}`           | [`records::SignInFailures`] (JSON; brute-force lockout) |
 /// | `sign_ins`     | `{pool_id}\0{user_key}\0{origin_jti}` | [`records::SignIn`] (JSON)             |
 /// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
 /// | `message_queue` | `{next_attempt: u64 BE}{uuid_v7}` (due order) | [`messages::QueuedMessage`] (JSON; content sealed) |
 /// | `dev_outbox`   | `{pool_id}\0{uuid_v7}`               | [`messages::DeliveredMessage`] (JSON; content sealed) |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
 /// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
+/// | `meta`         | `timing_pad`                         | never stored: deleted, synced, in answers about unknown users (`Directory::timing_pad`) |
 /// | `meta`         | `purge/{pool_id}`                    | epoch seconds: the pool was deleted, its users are being purged (`purge`) |
 ///
 /// Pool ids never contain `\0`, so `{pool_id}\0` is an exact prefix for a pool's records.
@@ -65,6 +68,7 @@ pub enum Table {
     UsersBySub,
     UserIndex,
     SignInNames,
+    SignInFailures,
     SignIns,
     RefreshTokens,
     MessageQueue,
@@ -73,7 +77,7 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 16] = [
         Table::Pools,
         Table::Clients,
         Table::PoolClients,
@@ -84,6 +88,7 @@ impl Table {
         Table::UsersBySub,
         Table::UserIndex,
         Table::SignInNames,
+        Table::SignInFailures,
         Table::SignIns,
         Table::RefreshTokens,
         Table::MessageQueue,
@@ -104,6 +109,7 @@ impl Table {
             Table::UsersBySub => "users_by_sub",
             Table::UserIndex => "user_index",
             Table::SignInNames => "sign_in_names",
+            Table::SignInFailures => "sign_in_failures",
             Table::SignIns => "sign_ins",
             Table::RefreshTokens => "refresh_tokens",
             Table::MessageQueue => "message_queue",

@@ -52,6 +52,7 @@ impl Directory {
             Table::UsersBySub,
             Table::UserIndex,
             Table::SignInNames,
+            Table::SignInFailures,
         ] {
             self.purge_table(table, &prefix, batch, just_the_key(table))?;
         }

@@ -67,7 +67,16 @@ impl UserPool {
     /// A boolean member (`Mutable`, `Required`, ...) of a schema attribute; `None` when the
     /// attribute or the member is missing.
     pub fn schema_flag(&self, name: &str, member: &str) -> Option<bool> {
-        self.schema_attributes().find(|a| a.get("Name").and_then(Value::as_str) == Some(name))?.get(member)?.as_bool()
+        self.schema_attribute(name)?.get(member)?.as_bool()
+    }
+
+    /// `attribute` is in `UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate`.
+    pub fn requires_verification_before_update(&self, attribute: &str) -> bool {
+        self.settings
+            .get("UserAttributeUpdateSettings")
+            .and_then(|s| s.get("AttributesRequireVerificationBeforeUpdate"))
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(attribute)))
     }
 
     /// `attribute` is one of the pool's `AutoVerifiedAttributes`.
@@ -76,6 +85,11 @@ impl UserPool {
             .get("AutoVerifiedAttributes")
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(attribute)))
+    }
+
+    /// The schema entry of attribute `name`.
+    pub fn schema_attribute(&self, name: &str) -> Option<&Value> {
+        self.schema_attributes().find(|a| a.get("Name").and_then(Value::as_str) == Some(name))
     }
 
     fn schema_attributes(&self) -> impl Iterator<Item = &Value> {
@@ -194,6 +208,10 @@ pub struct PendingCode {
     /// Epoch seconds after which the code is refused.
     pub expires: i64,
     pub failed_attempts: u32,
+    /// A new value of `attribute` that takes effect only when this code is used
+    /// (`AttributesRequireVerificationBeforeUpdate`); the old value stays meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_value: Option<String>,
 }
 
 /// A sealed SRP verifier as stored: standard base64 text, decoded only when a sign-in opens it
@@ -213,6 +231,15 @@ impl SealedVerifier {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.decode(&self.0).ok()
     }
+}
+
+/// A user's recent failed sign-ins (`auth::lockout` applies the rules), epoch milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInFailures {
+    pub count: u32,
+    pub last_ms: i64,
+    /// Attempts before this are refused ("Password attempts exceeded").
+    pub locked_until_ms: i64,
 }
 
 /// One completed authentication (the origin of a refresh token and of the ID and access tokens

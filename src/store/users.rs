@@ -382,6 +382,7 @@ impl Directory {
         for (attribute, value) in SignInNames::of(&pool).claims(user) {
             w.delete(Table::SignInNames, claim_key(user.pool_id.as_str(), &attribute, &value));
         }
+        w.delete(Table::SignInFailures, scoped_key(user.pool_id.as_str(), user_key));
         self.delete_sign_ins_with_prefix(&mut w, &user_sign_ins_prefix(&user.pool_id, user_key))?;
         super::groups::delete_memberships_of(self, &mut w, &user.pool_id, user_key)?;
         self.commit(w, |_| concurrent_user_change())?;
@@ -548,6 +549,15 @@ impl Directory {
     }
 
     // ----- meta -----
+
+    /// A synced write of nothing (a tombstone of an unused `meta` key): the durable work an
+    /// answer about a user that does not exist does instead of storing a change, so that it
+    /// takes as long as the real one (enumeration safety).
+    pub fn timing_pad(&self) -> Result<()> {
+        let mut w = WriteSet::new();
+        w.delete(Table::Meta, b"timing_pad".to_vec());
+        self.commit(w, |_| Error::internal("timing pad", "unexpected precondition"))
+    }
 
     /// A value of the `meta` table.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {

@@ -109,3 +109,67 @@ def test_app_client_read_and_write_permissions(cognito, signin_pool):
     # The unrestricted client still reads everything.
     full = access_token(cognito, sp, name)
     assert "nickname" in {a["Name"] for a in cognito.get_user(AccessToken=full)["UserAttributes"]}
+
+
+def test_values_must_fit_type_and_constraints_and_custom_attributes_can_be_added(cognito, signin_pool_factory):
+    sp = signin_pool_factory(pool_kwargs={"Schema": [
+        {"Name": "tier", "AttributeDataType": "String", "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "6"}},
+        {"Name": "age", "AttributeDataType": "Number", "NumberAttributeConstraints": {"MinValue": "18", "MaxValue": "130"}},
+    ]})
+    name = sp.create_user(attributes={"custom:tier": "gold", "custom:age": "30", "email": "ok@example.com"})["Username"]
+    bad = [
+        ("custom:tier", "platinum", "custom:tier: String must be no longer than 6 characters."),
+        ("custom:tier", "x", "custom:tier: String is shorter than the minimum length."),
+        ("custom:age", "12", "custom:age: Number is below the minimum value."),
+        ("custom:age", "old", "custom:age: Number must be a number."),
+        ("email_verified", "yes", "email_verified: Boolean must be true or false."),
+        ("email", "not-an-address", "Invalid email address format."),
+        ("phone_number", "555-0100", "Invalid phone number format."),
+        # Over 2048 characters the request fails the model's own length check first, as in Cognito.
+        ("name", "n" * 2049, "Member must have length less than or equal to 2048"),
+    ]
+    for attribute, value, message in bad:
+        with raises_code("InvalidParameterException", message):
+            cognito.admin_update_user_attributes(UserPoolId=sp.pool_id, Username=name,
+                                                 UserAttributes=[{"Name": attribute, "Value": value}])
+        with raises_code("InvalidParameterException", message):
+            cognito.admin_create_user(UserPoolId=sp.pool_id, Username=sp.username(), MessageAction="SUPPRESS",
+                                      UserAttributes=[{"Name": attribute, "Value": value}])
+    after = attrs_of(sp, name)
+    assert (after["custom:tier"], after["custom:age"], after["email"]) == ("gold", "30", "ok@example.com")
+
+    # AddCustomAttributes: a new attribute becomes usable; an existing name is refused.
+    with raises_code("InvalidParameterException", "custom:plan: Attribute does not exist in the schema."):
+        cognito.admin_update_user_attributes(UserPoolId=sp.pool_id, Username=name,
+                                             UserAttributes=[{"Name": "custom:plan", "Value": "pro"}])
+    cognito.add_custom_attributes(UserPoolId=sp.pool_id, CustomAttributes=[
+        {"Name": "plan", "AttributeDataType": "String", "Mutable": True}])
+    schema = cognito.describe_user_pool(UserPoolId=sp.pool_id)["UserPool"]["SchemaAttributes"]
+    assert "custom:plan" in [a["Name"] for a in schema]
+    cognito.admin_update_user_attributes(UserPoolId=sp.pool_id, Username=name,
+                                         UserAttributes=[{"Name": "custom:plan", "Value": "pro"}])
+    assert attrs_of(sp, name)["custom:plan"] == "pro"
+    with raises_code("InvalidParameterException", "Existing attribute already has name custom:tier."):
+        cognito.add_custom_attributes(UserPoolId=sp.pool_id, CustomAttributes=[{"Name": "tier"}])
+
+
+def test_an_update_waits_for_verification_when_the_pool_requires_it(daemon, cognito, signin_pool_factory):
+    sp = signin_pool_factory(pool_kwargs={
+        "AutoVerifiedAttributes": ["email"],
+        "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]},
+    })
+    old, new = f"{uuid.uuid4().hex[:8]}@example.com", f"{uuid.uuid4().hex[:8]}@example.org"
+    name = sp.create_user(attributes={"email": old, "email_verified": "true"})["Username"]
+    token = access_token(cognito, sp, name)
+    out = cognito.update_user_attributes(AccessToken=token, UserAttributes=[{"Name": "email", "Value": new}])
+    assert out["CodeDeliveryDetailsList"][0]["AttributeName"] == "email"
+    # Until the new address is verified, the old one stays, verified.
+    held = attrs_of(sp, name)
+    assert (held["email"], held["email_verified"]) == (old, "true")
+    code = re.search(r"\b(\d{6})\b", daemon.wait_for_message(sp.pool_id, new)["Body"]).group(1)
+    cognito.verify_user_attribute(AccessToken=token, AttributeName="email", Code=code)
+    done = attrs_of(sp, name)
+    assert (done["email"], done["email_verified"]) == (new, "true")
+    with raises_code("InvalidParameterException", "phone_number is in AttributesRequireVerificationBeforeUpdate"):
+        cognito.create_user_pool(PoolName="held-phone", AutoVerifiedAttributes=["email"],
+                                 UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["phone_number"]})

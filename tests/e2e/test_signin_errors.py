@@ -34,6 +34,8 @@ def test_wrong_password_on_every_password_flow(signin_pool):
     for call in calls:
         with raises_code("NotAuthorizedException", INCORRECT):
             call()
+    # Five failures lock the user out for a second (test_lockout.py); then the password works.
+    time.sleep(1.2)
     assert "AuthenticationResult" in sp.password_auth(name)
 
 
