@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod client;
+mod links;
 mod routes;
 
 use std::convert::Infallible;

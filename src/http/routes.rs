@@ -1,5 +1,5 @@
 //! Request routing: `POST /` to the Cognito protocol, and the plain GETs (`/health`, `/metrics`,
-//! `/{poolId}/.well-known/jwks.json`). Also builds every response, with its request id.
+//! `/{poolId}/.well-known/jwks.json`, `/confirmUser`). Also builds every response, with its request id.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -14,7 +14,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
-use super::admin;
+use super::{admin, links};
 use crate::app::App;
 use crate::ids::PoolId;
 use crate::protocol::error::{Error, ErrorKind, Fault};
@@ -70,6 +70,13 @@ pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Reques
     match (req.method(), path.as_str()) {
         (&Method::POST, "/") => api(app, peer, req, &request_id).await,
         (&Method::GET, admin::OUTBOX_PATH) => admin_outbox(app, peer, req, &request_id),
+        (&Method::GET, links::CONFIRM_USER_PATH) => match ip_allowed(app, peer, &request_id) {
+            Ok(()) => {
+                let (status, page) = links::confirm_user(app, req.uri().query());
+                reply(status, "text/html; charset=utf-8", page, &request_id)
+            }
+            Err(limited) => *limited,
+        },
         (&Method::GET, "/health") => json_reply(StatusCode::OK, &json!({"status": "ok"}), &request_id),
         (&Method::GET, "/metrics") => {
             metrics::gauge!("portcullis_worker_queue_depth").set(app.workers.queue_depth() as f64);

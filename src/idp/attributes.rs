@@ -91,6 +91,7 @@ fn verification_code(
             to: &to,
             username: &user.username,
             code: &code,
+            link: None,
         },
     )?;
     Ok((message, delivery_details(medium, &to)))

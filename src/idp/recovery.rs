@@ -72,7 +72,15 @@ fn send_reset_code(
     let code = codes::issue(&app.auth.data, &mut user, CodePurpose::PasswordReset, None, RESET_CODE_SECS)?;
     let message = app.messenger.prepare(
         &app.auth.data,
-        &Outgoing { pool, purpose: Purpose::PasswordReset, medium, to: &to, username: &user.username, code: &code },
+        &Outgoing {
+            pool,
+            purpose: Purpose::PasswordReset,
+            medium,
+            to: &to,
+            username: &user.username,
+            code: &code,
+            link: None,
+        },
     )?;
     user.modified = now_epoch();
     app.directory.replace_user_and_send(user_key, current, &user, &[message], AliasTakeover::Refuse)?;

@@ -14,7 +14,7 @@ use crate::messaging::templates::{delivery_details, Medium, Purpose};
 use crate::messaging::Outgoing;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
-use crate::store::records::{now_epoch, User, UserPool, UserStatus};
+use crate::store::records::{now_epoch, AppClient, User, UserPool, UserStatus};
 use crate::store::users::AliasTakeover;
 
 /// Where a sign-up code goes: an attribute of the pool's `AutoVerifiedAttributes` that the user
@@ -27,26 +27,39 @@ pub(super) fn verification_destination(pool: &UserPool, user: &User) -> Option<(
     })
 }
 
-/// Issues a sign-up code into `user` and renders its message; returns the queued message and
-/// the `CodeDeliveryDetails`, or nothing when no auto-verified attribute can receive it.
+/// Issues a sign-up code into `user` and renders its message (with the confirmation link
+/// [`confirm_by_link`] answers, for pools that send links); returns the queued message and the
+/// `CodeDeliveryDetails`, or nothing when no auto-verified attribute can receive it.
 fn sign_up_code(
     app: &App,
-    pool: &UserPool,
+    (client, pool): (&AppClient, &UserPool),
     user: &mut User,
 ) -> Result<Option<(crate::store::messages::QueuedMessage, Value)>> {
     let Some((medium, to)) = verification_destination(pool, user) else { return Ok(None) };
     let code =
         codes::issue(&app.auth.data, user, CodePurpose::SignUp, Some(medium.attribute()), VERIFICATION_CODE_SECS)?;
-    let message = app.messenger.prepare(
-        &app.auth.data,
-        &Outgoing { pool, purpose: Purpose::SignUp, medium, to: &to, username: &user.username, code: &code },
-    )?;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", client.id.as_str())
+        .append_pair("user_name", &user.username)
+        .append_pair("confirmation_code", &code)
+        .finish();
+    let link = format!("{}/confirmUser?{query}", app.config.public_url().trim_end_matches('/'));
+    let out = Outgoing {
+        pool,
+        purpose: Purpose::SignUp,
+        medium,
+        to: &to,
+        username: &user.username,
+        code: &code,
+        link: Some(&link),
+    };
+    let message = app.messenger.prepare(&app.auth.data, &out)?;
     Ok(Some((message, delivery_details(medium, &to))))
 }
 
 pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let Caller { pool, username, .. } = caller(app, &input).await?;
+    let Caller { client, pool, username, .. } = caller(app, &input).await?;
     let admin_only = pool
         .settings
         .get("AdminCreateUserConfig")
@@ -65,7 +78,7 @@ pub async fn sign_up(app: &App, body: Value) -> Result<Value> {
         return Err(taken(&name));
     }
     user.password = Some(sealed_verifier(app, &pool, &name.user_key, &user.username, password).await?);
-    let code = sign_up_code(app, &pool, &mut user)?;
+    let code = sign_up_code(app, (&client, &pool), &mut user)?;
     let messages: Vec<_> = code.iter().map(|(m, _)| m.clone()).collect();
     app.directory.create_user_and_send(&name.user_key, &user, &messages, AliasTakeover::Refuse).map_err(|e| match e
         .kind
@@ -96,10 +109,30 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let who = caller(app, &input).await?;
     let code = str_member(&input, "ConfirmationCode");
-    let Some((user_key, current)) = who.find(app)? else {
-        return Err(unknown_user_code_answer(app, &who.client));
+    confirm(app, (&who.client, &who.pool), &who.username, code, alias_takeover(&input))?;
+    Ok(json!({}))
+}
+
+/// `GET /confirmUser?client_id=..&user_name=..&confirmation_code=..`: the link of a
+/// `CONFIRM_WITH_LINK` sign-up email (no SECRET_HASH, as in Cognito).
+pub fn confirm_by_link(app: &App, client_id: &str, user_name: &str, code: &str) -> Result<()> {
+    let client = app.directory.client_by_id(client_id)?.record;
+    let pool = app.directory.pool(&client.pool_id)?.record;
+    confirm(app, (&client, &pool), user_name, code, AliasTakeover::Refuse)
+}
+
+/// Confirms the user `name` with a sign-up code: CONFIRMED, and the attribute the code went to
+/// verified.
+fn confirm(
+    app: &App,
+    (client, pool): (&AppClient, &UserPool),
+    name: &str,
+    code: &str,
+    takeover: AliasTakeover,
+) -> Result<()> {
+    let Some((user_key, current)) = app.directory.find_user(pool, name)? else {
+        return Err(unknown_user_code_answer(app, client));
     };
-    let pool = who.pool;
     if current.record.status != UserStatus::Unconfirmed {
         return Err(Error::new(
             ErrorKind::NotAuthorized,
@@ -107,14 +140,13 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
         ));
     }
     let mut user = current.record.clone();
-    let attribute = codes::redeem(app, &pool, &user_key, &mut user, CodePurpose::SignUp, code)?.attribute;
+    let attribute = codes::redeem(app, pool, &user_key, &mut user, CodePurpose::SignUp, code)?.attribute;
     user.status = UserStatus::Confirmed;
     if let Some(attribute) = attribute {
         user.attributes.insert(format!("{attribute}_verified"), "true".into());
     }
     user.modified = now_epoch();
-    app.directory.replace_user_and_send(&user_key, &current, &user, &[], alias_takeover(&input))?;
-    Ok(json!({}))
+    app.directory.replace_user_and_send(&user_key, &current, &user, &[], takeover)
 }
 
 pub async fn resend_confirmation_code(app: &App, body: Value) -> Result<Value> {
@@ -129,12 +161,17 @@ pub async fn resend_confirmation_code(app: &App, body: Value) -> Result<Value> {
     if current.record.status == UserStatus::Confirmed {
         return Err(Error::invalid_parameter("User is already confirmed."));
     }
-    resend(app, &who.pool, &user_key, &current)
+    resend(app, (&who.client, &who.pool), &user_key, &current)
 }
 
-fn resend(app: &App, pool: &UserPool, user_key: &str, current: &Versioned<User>) -> Result<Value> {
+fn resend(
+    app: &App,
+    (client, pool): (&AppClient, &UserPool),
+    user_key: &str,
+    current: &Versioned<User>,
+) -> Result<Value> {
     let mut user = current.record.clone();
-    let Some((message, details)) = sign_up_code(app, pool, &mut user)? else {
+    let Some((message, details)) = sign_up_code(app, (client, pool), &mut user)? else {
         return Err(Error::invalid_parameter("Cannot resend codes. Auto verification not turned on."));
     };
     user.modified = now_epoch();

@@ -206,6 +206,7 @@ fn invitations(
                 to,
                 username: &user.username,
                 code: temporary,
+                link: None,
             };
             app.messenger.prepare(&app.auth.data, &out)
         })

@@ -44,6 +44,9 @@ pub struct Outgoing<'a> {
     pub to: &'a str,
     pub username: &'a str,
     pub code: &'a str,
+    /// The confirmation link of a sign-up code (shown instead of the code when the pool's
+    /// `DefaultEmailOption` is `CONFIRM_WITH_LINK` and the message is an email).
+    pub link: Option<&'a str>,
 }
 
 impl Messenger {
@@ -70,7 +73,10 @@ impl Messenger {
     /// Renders `out` into a sealed queue entry, to be committed with the change that sends it
     /// (`Directory::create_user_and_send`, ...). Call [`Messenger::wake`] after the commit.
     pub fn prepare(&self, cipher: &DataCipher, out: &Outgoing<'_>) -> Result<QueuedMessage> {
-        let rendered = templates::render(out.pool, out.purpose, out.medium, out.username, out.code);
+        let by_link = out.link.filter(|_| out.purpose == Purpose::SignUp && out.medium == Medium::Email);
+        let rendered = by_link
+            .and_then(|link| templates::render_link(out.pool, link))
+            .unwrap_or_else(|| templates::render(out.pool, out.purpose, out.medium, out.username, out.code));
         let content = MessageContent {
             to: out.to.to_owned(),
             username: out.username.to_owned(),

@@ -18,6 +18,9 @@ pub const DEFAULT_VERIFICATION_SUBJECT: &str = "Your verification code";
 pub const DEFAULT_RESET_MESSAGE: &str = "Your password reset code is {####}";
 pub const DEFAULT_INVITE_MESSAGE: &str = "Your username is {username} and temporary password is {####}. ";
 pub const DEFAULT_INVITE_SUBJECT: &str = "Your temporary password";
+/// Cognito's default confirmation-link email (`CONFIRM_WITH_LINK`) and subject.
+pub const DEFAULT_LINK_MESSAGE: &str = "Please click the link below to verify your email address. {##Verify Email##} ";
+pub const DEFAULT_LINK_SUBJECT: &str = "Your verification link";
 
 /// How a message reaches its recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -124,6 +127,26 @@ pub fn render(pool: &UserPool, purpose: Purpose, medium: Medium, username: &str,
         body = body.replace("{username}", username);
     }
     Rendered { subject: (medium == Medium::Email).then(|| subject.to_owned()), body }
+}
+
+/// The sign-up email of a pool whose `DefaultEmailOption` is `CONFIRM_WITH_LINK`: its
+/// `EmailMessageByLink` (or Cognito's default) with `{##text##}` made a link to `link`;
+/// `None` when the pool sends codes.
+pub fn render_link(pool: &UserPool, link: &str) -> Option<Rendered> {
+    let s = &pool.settings;
+    if text(s, &["VerificationMessageTemplate", "DefaultEmailOption"]) != Some("CONFIRM_WITH_LINK") {
+        return None;
+    }
+    let body = text(s, &["VerificationMessageTemplate", "EmailMessageByLink"]).unwrap_or(DEFAULT_LINK_MESSAGE);
+    let subject = text(s, &["VerificationMessageTemplate", "EmailSubjectByLink"]).unwrap_or(DEFAULT_LINK_SUBJECT);
+    let href = link.replace('&', "&amp;").replace('"', "%22");
+    let body = match (body.find("{##"), body.find("##}")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}<a href=\"{href}\">{}</a>{}", &body[..start], &body[start + 3..end], &body[end + 3..])
+        }
+        _ => body.to_owned(),
+    };
+    Some(Rendered { subject: Some(subject.to_owned()), body })
 }
 
 /// An address as `CodeDeliveryDetails.Destination` shows it: `j***@e***` (the domain's first

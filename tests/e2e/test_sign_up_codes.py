@@ -233,3 +233,39 @@ def test_the_outbox_command_prints_the_messages(daemon, cognito, code_pool):
                           "--data-dir", str(daemon.data_dir), "--credentials", str(bad)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and "UnrecognizedClientException" in run.stderr, run.stderr
+
+
+def test_confirm_with_link_sends_a_link_that_confirms_the_user(daemon, cognito, signin_pool_factory):
+    import html
+    import urllib.parse
+
+    sp = signin_pool_factory(pool_kwargs={
+        "AutoVerifiedAttributes": ["email"],
+        "VerificationMessageTemplate": {"DefaultEmailOption": "CONFIRM_WITH_LINK",
+                                        "EmailMessageByLink": "Welcome! {##Confirm your account##} See you.",
+                                        "EmailSubjectByLink": "Confirm please"},
+    })
+    name, email = sp.username(), f"{uuid.uuid4().hex[:8]}@example.com"
+    sign_up(cognito, sp.public.client_id, name, email)
+    message = daemon.wait_for_message(sp.pool_id, email)
+    assert message["Subject"] == "Confirm please"
+    found = re.fullmatch(r'Welcome! <a href="([^"]+)">Confirm your account</a> See you\.', message["Body"])
+    assert found, message["Body"]
+    link = html.unescape(found.group(1))
+    parsed = urllib.parse.urlsplit(link)
+    assert f"{parsed.scheme}://{parsed.netloc}" == daemon.endpoint and parsed.path == "/confirmUser"
+    query = dict(urllib.parse.parse_qsl(parsed.query))
+    assert (query["client_id"], query["user_name"]) == (sp.public.client_id, name)
+
+    wrong = dict(query, confirmation_code="000000" if query["confirmation_code"] != "000000" else "111111")
+    refused = daemon.get("/confirmUser?" + urllib.parse.urlencode(wrong))
+    assert refused.status_code == 400 and "CodeMismatchException" in refused.text
+    assert user_of(cognito, sp.pool_id, name)["status"] == "UNCONFIRMED"
+
+    page = daemon.get(f"/confirmUser?{parsed.query}")
+    assert page.status_code == 200 and "Your registration has been confirmed!" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    user = user_of(cognito, sp.pool_id, name)
+    assert (user["status"], user["attrs"]["email_verified"]) == ("CONFIRMED", "true")
+    again = daemon.get(f"/confirmUser?{parsed.query}")
+    assert again.status_code == 400 and "Current status is CONFIRMED" in again.text
