@@ -6,7 +6,7 @@
 # second. Writes directory-size.md and directory-size.json (p50 per size, their ratio, peak RSS)
 # plus each run's report and chart into the output directory. See loadtests/README.md.
 #
-#   loadtests/directory-size.sh [--small N] [--large N] [--real K] [--scenarios "srp get-user"]
+#   loadtests/directory-size.sh [--small N] [--large N] [--real K] [--scenarios "srp get-user list-users-filtered"]
 #                               [--concurrency N] [--duration S] [--warmup S] [--block-cache-mb M]
 #                               [--out DIR] [--skip-build]
 #
@@ -21,7 +21,7 @@ cd "$ROOT"
 SMALL=1000
 LARGE=1000000
 REAL=1000
-SCENARIOS="srp get-user"
+SCENARIOS="srp get-user list-users-filtered"
 CONCURRENCY=16
 DURATION=20
 WARMUP=3

@@ -29,9 +29,9 @@ pub enum Op {
     GetUser,
     /// ListUsers (SigV4-signed, Limit 60).
     ListUsers,
-    /// ListUsers with an indexed filter, `email = "{username}@example.com"` (the address
-    /// `portcullis seed` gives each user), for one fixture user after another; exactly one
-    /// user must come back.
+    /// ListUsers with an indexed filter, `email = "{username}@example.com"` (the address the
+    /// set-up and `portcullis seed` give each user), for one fixture user after another;
+    /// exactly one user must come back.
     ListUsersFiltered,
     /// AdminCreateUser of a new username (SigV4-signed, MessageAction SUPPRESS).
     AdminCreateUser,

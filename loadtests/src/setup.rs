@@ -196,7 +196,16 @@ pub async fn create(
 
 async fn create_user(admin: &mut Admin<'_>, pool_id: &str, username: &str, password: &str) -> Result<(), String> {
     let created = admin
-        .call("AdminCreateUser", &json!({"UserPoolId": pool_id, "Username": username, "MessageAction": "SUPPRESS"}))
+        .call(
+            "AdminCreateUser",
+            &json!({
+                "UserPoolId": pool_id,
+                "Username": username,
+                "MessageAction": "SUPPRESS",
+                // The address `list-users-filtered` looks users up by, as `portcullis seed` gives it.
+                "UserAttributes": [{"Name": "email", "Value": format!("{username}@example.com")}],
+            }),
+        )
         .await;
     match created {
         // A retried call may find the user it created on an earlier attempt.

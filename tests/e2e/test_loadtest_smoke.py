@@ -154,6 +154,7 @@ CLOSED_LOOP = {
     "signup": ([], "sign-ups"),
     "get-user": ([], "requests"),
     "list-users": ([], "requests"),
+    "list-users-filtered": ([], "requests"),
     "admin-create-user": ([], "users created"),
     "mixed": (["--weights", ",".join(f"{op}=1" for op in ALL_OPS)], "operations"),
 }
