@@ -17,6 +17,7 @@
 
 pub mod directory;
 pub mod groups;
+pub mod import_jobs;
 pub mod messages;
 pub mod purge;
 pub mod records;
@@ -42,6 +43,8 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
 /// | `message_queue` | `{next_attempt: u64 BE}{uuid_v7}` (due order) | [`messages::QueuedMessage`] (JSON; content sealed) |
 /// | `dev_outbox`   | `{pool_id}\0{uuid_v7}`               | [`messages::DeliveredMessage`] (JSON; content sealed) |
+/// | `import_jobs`  | `{job_id}`                           | [`import_jobs::ImportJob`] (JSON; the CSV is a file, see `idp::import`) |
+/// | `pool_import_jobs` | `{pool_id}\0{job_id}`           | empty (index for listing a pool's import jobs) |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
 /// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
 /// | `meta`         | `purge/{pool_id}`                    | epoch seconds: the pool was deleted, its users are being purged (`purge`) |
@@ -64,11 +67,13 @@ pub enum Table {
     RefreshTokens,
     MessageQueue,
     DevOutbox,
+    ImportJobs,
+    PoolImportJobs,
     Meta,
 }
 
 impl Table {
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 15] = [
         Table::Pools,
         Table::Clients,
         Table::PoolClients,
@@ -81,6 +86,8 @@ impl Table {
         Table::RefreshTokens,
         Table::MessageQueue,
         Table::DevOutbox,
+        Table::ImportJobs,
+        Table::PoolImportJobs,
         Table::Meta,
     ];
 
@@ -99,6 +106,8 @@ impl Table {
             Table::RefreshTokens => "refresh_tokens",
             Table::MessageQueue => "message_queue",
             Table::DevOutbox => "dev_outbox",
+            Table::ImportJobs => "import_jobs",
+            Table::PoolImportJobs => "pool_import_jobs",
             Table::Meta => "meta",
         }
     }
