@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use portcullis::config::{Config, Overrides};
-use portcullis::{bootstrap, http, messaging, outbox_command, scheduling, seed};
+use portcullis::{bootstrap, http, idp, messaging, outbox_command, scheduling, seed};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -256,8 +256,11 @@ fn run(config: Config) -> Result<(), String> {
             })
         };
         let delivery = tokio::spawn(messaging::delivery::run(app.clone()));
+        let imports = idp::import::start_background(&app);
         let observability = Arc::new(http::Observability { prometheus });
         http::serve(app.clone(), observability, listener, tls, shutdown_signal(), grace).await;
+        idp::import::stop_runners();
+        imports.abort();
         sweeper.abort();
         upkeep.abort();
         delivery.abort();

@@ -4,6 +4,7 @@
 mod admin;
 pub mod client;
 mod routes;
+mod upload;
 
 use std::convert::Infallible;
 use std::future::Future;
