@@ -1,5 +1,5 @@
 //! Identifier newtypes and their generators, in Cognito's formats: pool ids `{region}_{9 alnum}`,
-//! app client ids of 26 `[a-z0-9]`, client secrets of 51 `[a-z0-9]`, JWT key ids.
+//! app client ids of 26 `[a-z0-9]`, client secrets of 51 `[a-z0-9]`, JWT key ids, import job ids.
 
 use std::fmt;
 
@@ -54,6 +54,10 @@ id_newtype!(
     /// A JWT signing key id; also the key's `CKA_ID` in the HSM.
     KeyId
 );
+id_newtype!(
+    /// A user import job id: `import-` and 10 letters and digits, e.g. `import-qQ0DCt2fRh`.
+    ImportJobId
+);
 
 impl PoolId {
     pub fn generate(region: &str) -> Self {
@@ -73,6 +77,12 @@ impl KeyId {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill(&mut bytes);
         Self(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+}
+
+impl ImportJobId {
+    pub fn generate() -> Self {
+        Self(format!("import-{}", random_from(ALNUM, 10)))
     }
 }
 
@@ -98,5 +108,7 @@ mod tests {
         assert_eq!(generate_client_secret().len(), 51);
         assert_eq!(KeyId::generate().as_str().len(), 44);
         assert_ne!(ClientId::generate(), ClientId::generate());
+        let j = ImportJobId::generate();
+        assert!(j.as_str().strip_prefix("import-").is_some_and(|s| s.len() == 10));
     }
 }

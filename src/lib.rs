@@ -15,6 +15,7 @@ pub mod hsm;
 pub mod http;
 pub mod idp;
 pub mod ids;
+pub mod import_command;
 pub mod messaging;
 pub mod outbox_command;
 pub mod protocol;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use portcullis::config::{Config, Overrides};
-use portcullis::{bootstrap, http, messaging, outbox_command, scheduling, seed};
+use portcullis::{bootstrap, http, idp, import_command, messaging, outbox_command, scheduling, seed};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -94,6 +94,39 @@ enum Command {
         #[arg(long, default_value = "us-east-1")]
         region: String,
     },
+    /// Import users from a CSV file into a pool of a running daemon, as Cognito's user import
+    /// does (CreateUserImportJob, upload, StartUserImportJob), with a progress bar; prints the
+    /// final counts and exits non-zero unless the job succeeded.
+    Import {
+        /// The pool to import into.
+        #[arg(long)]
+        pool_id: String,
+        /// The CSV file (header as GetCSVHeader returns it; cognito:username required).
+        #[arg(long)]
+        csv: PathBuf,
+        /// The job's name (default: the file's name).
+        #[arg(long)]
+        job_name: Option<String>,
+        /// The daemon's URL.
+        #[arg(long, default_value = "https://127.0.0.1:8443")]
+        endpoint: String,
+        /// Data directory of a dev daemon: its CA (tls/ca.pem) and admin key (credentials).
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// CA bundle for the daemon's certificate (default: {data_dir}/tls/ca.pem).
+        #[arg(long)]
+        ca_bundle: Option<PathBuf>,
+        /// Shared-credentials file with the admin key (default: {data_dir}/credentials).
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        #[arg(long, default_value = "portcullis")]
+        profile: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// The job's CloudWatchLogsRoleArn (required by the API, unused by Portcullis).
+        #[arg(long, default_value = "arn:aws:iam::000000000000:role/portcullis-import")]
+        cloud_watch_logs_role_arn: String,
+    },
     /// Check a configuration file and exit.
     CheckConfig {
         #[arg(long)]
@@ -160,6 +193,32 @@ fn main() -> ExitCode {
             };
             return print_outbox(&query);
         }
+        Command::Import {
+            pool_id,
+            csv,
+            job_name,
+            endpoint,
+            data_dir,
+            ca_bundle,
+            credentials,
+            profile,
+            region,
+            cloud_watch_logs_role_arn,
+        } => {
+            let job_name = job_name.unwrap_or_else(|| default_job_name(&csv));
+            let request = import_command::ImportRequest {
+                endpoint,
+                pool_id,
+                csv,
+                job_name,
+                cloud_watch_logs_role_arn,
+                ca_bundle: Some(ca_bundle.unwrap_or_else(|| data_dir.join("tls").join("ca.pem"))),
+                credentials: credentials.unwrap_or_else(|| data_dir.join("credentials")),
+                profile,
+                region,
+            };
+            return run_import(&request);
+        }
         Command::CheckConfig { config } => {
             return match Config::load(config.as_deref(), &Overrides::default()) {
                 Ok(_) => {
@@ -205,6 +264,40 @@ fn print_outbox(query: &outbox_command::OutboxQuery) -> ExitCode {
         }
         Err(e) => {
             eprintln!("portcullis outbox: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A job name from a file name: the characters Cognito allows in one (`[\w\s+=,.@-]`), at most 128.
+fn default_job_name(csv: &std::path::Path) -> String {
+    let stem = csv.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name: String =
+        stem.chars().map(|c| if c.is_alphanumeric() || "_ +=,.@-".contains(c) { c } else { '-' }).take(128).collect();
+    if name.trim().is_empty() {
+        "portcullis-import".to_owned()
+    } else {
+        name
+    }
+}
+
+fn run_import(request: &import_command::ImportRequest) -> ExitCode {
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| rt.block_on(import_command::run(request)));
+    match outcome {
+        Ok(outcome) => {
+            println!("{}", outcome.summary());
+            if outcome.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("portcullis import: {e}");
             ExitCode::FAILURE
         }
     }
@@ -256,8 +349,11 @@ fn run(config: Config) -> Result<(), String> {
             })
         };
         let delivery = tokio::spawn(messaging::delivery::run(app.clone()));
+        let imports = idp::import::start_background(&app);
         let observability = Arc::new(http::Observability { prometheus });
         http::serve(app.clone(), observability, listener, tls, shutdown_signal(), grace).await;
+        idp::import::stop_runners();
+        imports.abort();
         sweeper.abort();
         upkeep.abort();
         delivery.abort();

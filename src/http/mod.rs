@@ -5,6 +5,7 @@ mod admin;
 pub mod client;
 mod links;
 mod routes;
+mod upload;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -1,5 +1,6 @@
-//! Request routing: `POST /` to the Cognito protocol, and the plain GETs (`/health`, `/metrics`,
-//! `/{poolId}/.well-known/jwks.json`, `/confirmUser`). Also builds every response, with its request id.
+//! Request routing: `POST /` to the Cognito protocol, `PUT /import/{job_id}` (import CSVs), and the
+//! plain GETs (`/health`, `/metrics`, `/{poolId}/.well-known/jwks.json`, `/confirmUser`). Also builds
+//! every response, with its request id.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
-use super::{admin, links};
+use super::{admin, links, upload};
 use crate::app::App;
 use crate::ids::PoolId;
 use crate::protocol::error::{Error, ErrorKind, Fault};
@@ -77,6 +78,7 @@ pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Reques
             }
             Err(limited) => *limited,
         },
+        (&Method::PUT, p) if p.starts_with(upload::PATH_PREFIX) => import_upload(app, peer, req, &request_id).await,
         (&Method::GET, "/health") => json_reply(StatusCode::OK, &json!({"status": "ok"}), &request_id),
         (&Method::GET, "/metrics") => {
             metrics::gauge!("portcullis_worker_queue_depth").set(app.workers.queue_depth() as f64);
@@ -129,6 +131,22 @@ fn admin_outbox(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id:
     match admin::outbox(app, &parts, &signed_headers(&parts)) {
         Ok(out) => json_reply(StatusCode::OK, &out, request_id),
         Err(e) => error_reply(&e, "admin-outbox", request_id),
+    }
+}
+
+/// `PUT /import/{job_id}` (see `upload`): 200 once the CSV is durable.
+async fn import_upload(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &str) -> Reply {
+    if let Err(limited) = ip_allowed(app, peer, request_id) {
+        return *limited;
+    }
+    match upload::put(app, req).await {
+        Ok(bytes) => json_reply(StatusCode::OK, &json!({"Bytes": bytes}), request_id),
+        Err(e) => {
+            if e.fault == Fault::Internal {
+                tracing::error!(request_id, error = %e, "storing an import CSV");
+            }
+            json_reply(upload::status_of(&e), &e.to_body(), request_id)
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod attributes;
 pub mod clients;
 pub mod codes;
 pub mod groups;
+pub mod import;
 pub mod names;
 pub mod operations;
 pub mod pools;

@@ -7,7 +7,9 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use super::{attributes, clients, groups, pools, recovery, self_service, sessions, sign_in, sign_up, tags, users};
+use super::{
+    attributes, clients, groups, import, pools, recovery, self_service, sessions, sign_in, sign_up, tags, users,
+};
 use crate::app::App;
 use crate::protocol::error::Result;
 use crate::ratelimit::QuotaCategory::{self, *};
@@ -94,6 +96,12 @@ operation_table! {
     GlobalSignOut: UserAuthentication => sessions::global_sign_out,
     AdminUserGlobalSignOut: UserAuthentication => sessions::admin_user_global_sign_out,
     RevokeToken: UserToken => sessions::revoke_token,
+    GetCSVHeader: UserPoolResourceRead => import::get_csv_header,
+    CreateUserImportJob: UserPoolResourceUpdate => import::create_user_import_job,
+    StartUserImportJob: UserPoolResourceUpdate => import::start_user_import_job,
+    DescribeUserImportJob: UserPoolResourceRead => import::describe_user_import_job,
+    ListUserImportJobs: UserPoolResourceRead => import::list_user_import_jobs,
+    StopUserImportJob: UserPoolResourceUpdate => import::stop_user_import_job,
 }
 
 pub fn find(name: &str) -> Option<&'static Operation> {

@@ -290,6 +290,7 @@ pub async fn delete(app: &App, body: Value) -> Result<Value> {
             "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
         ));
     }
+    super::import::refuse_while_importing(app, &current.record.id)?;
     app.directory.delete_pool(&current)?;
     app.directory.purge_in_background();
     let kids = current.record.signing_keys.clone();

@@ -17,6 +17,7 @@
 
 pub mod directory;
 pub mod groups;
+pub mod import_jobs;
 pub mod lockouts;
 pub mod messages;
 pub mod purge;
@@ -47,6 +48,8 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `refresh_tokens` | SHA-256 of the refresh token (32 bytes) | the `sign_ins` key it belongs to   |
 /// | `message_queue` | `{next_attempt: u64 BE}{uuid_v7}` (due order) | [`messages::QueuedMessage`] (JSON; content sealed) |
 /// | `dev_outbox`   | `{pool_id}\0{uuid_v7}`               | [`messages::DeliveredMessage`] (JSON; content sealed) |
+/// | `import_jobs`  | `{job_id}`                           | [`import_jobs::ImportJob`] (JSON; the CSV is a file, see `idp::import`) |
+/// | `pool_import_jobs` | `{pool_id}\0{job_id}`           | empty (index for listing a pool's import jobs) |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
 /// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
 /// | `meta`         | `timing_pad`                         | never stored: deleted, synced, in answers about unknown users (`Directory::timing_pad`) |
@@ -73,11 +76,13 @@ pub enum Table {
     RefreshTokens,
     MessageQueue,
     DevOutbox,
+    ImportJobs,
+    PoolImportJobs,
     Meta,
 }
 
 impl Table {
-    pub const ALL: [Table; 16] = [
+    pub const ALL: [Table; 18] = [
         Table::Pools,
         Table::Clients,
         Table::PoolClients,
@@ -93,6 +98,8 @@ impl Table {
         Table::RefreshTokens,
         Table::MessageQueue,
         Table::DevOutbox,
+        Table::ImportJobs,
+        Table::PoolImportJobs,
         Table::Meta,
     ];
 
@@ -114,6 +121,8 @@ impl Table {
             Table::RefreshTokens => "refresh_tokens",
             Table::MessageQueue => "message_queue",
             Table::DevOutbox => "dev_outbox",
+            Table::ImportJobs => "import_jobs",
+            Table::PoolImportJobs => "pool_import_jobs",
             Table::Meta => "meta",
         }
     }

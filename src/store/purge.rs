@@ -9,6 +9,7 @@
 //! the marker goes last.
 
 use super::directory::Directory;
+use super::import_jobs::delete_import_job_entry;
 use super::users::delete_sign_in_for_good;
 use super::{pool_prefix, Durability, Table, WriteSet};
 use crate::ids::PoolId;
@@ -37,14 +38,16 @@ impl Directory {
             .collect())
     }
 
-    /// Removes every user, `sub` index entry, group membership, sign-in, refresh-token entry and
-    /// dev-outbox message of a deleted pool, `batch` keys per commit, then its marker. Returns how many users were removed. Safe to run
+    /// Removes every user, `sub` index entry, group membership, sign-in, refresh-token entry,
+    /// import job and dev-outbox message of a deleted pool, `batch` keys per commit, then its marker. Returns how many users were removed. Safe to run
     /// twice at once or again after an interruption: it only deletes what is still there.
     pub fn purge_deleted_pool(&self, pool_id: &PoolId, batch: usize) -> Result<u64> {
         let prefix = pool_prefix(pool_id.as_str());
         let batch = batch.max(1);
         // Sign-ins first: their refresh-token entries are found only through them.
         self.purge_table(Table::SignIns, &prefix, batch, delete_sign_in_for_good)?;
+        // Import jobs: the index entry leads to the record.
+        self.purge_table(Table::PoolImportJobs, &prefix, batch, delete_import_job_entry)?;
         for table in [
             Table::DevOutbox,
             Table::GroupMembers,
