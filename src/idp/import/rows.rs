@@ -18,49 +18,21 @@ static USERNAME: Lazy<Option<Regex>> = Lazy::new(|| Regex::new(r"^[\p{L}\p{M}\p{
 /// GetCSVHeader: the pool's schema attributes other than `sub`, in schema order, then
 /// `cognito:mfa_enabled` and `cognito:username`.
 pub fn csv_header(pool: &UserPool) -> Vec<String> {
-    let mut header: Vec<String> = schema(pool).filter(|a| a.name != "sub").map(|a| a.name.to_owned()).collect();
+    let mut header: Vec<String> = pool.schema_attribute_names().filter(|n| *n != "sub").map(str::to_owned).collect();
     header.push(MFA_COLUMN.to_owned());
     header.push(USERNAME_COLUMN.to_owned());
     header
-}
-
-/// What a value of a schema attribute must look like.
-#[derive(Debug, Clone, PartialEq)]
-enum ValueKind {
-    Text { min: usize, max: usize },
-    Boolean,
-    Number,
-    DateTime,
-}
-
-struct SchemaAttribute<'a> {
-    name: &'a str,
-    kind: ValueKind,
-}
-
-fn schema(pool: &UserPool) -> impl Iterator<Item = SchemaAttribute<'_>> {
-    pool.settings.get("SchemaAttributes").and_then(Value::as_array).into_iter().flatten().filter_map(|a| {
-        let name = a.get("Name")?.as_str()?;
-        let bound = |key: &str| {
-            a.get("StringAttributeConstraints")
-                .and_then(|c| c.get(key))
-                .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_u64().map(|n| n as usize)))
-        };
-        let kind = match a.get("AttributeDataType").and_then(Value::as_str).unwrap_or("String") {
-            "Boolean" => ValueKind::Boolean,
-            "Number" => ValueKind::Number,
-            "DateTime" => ValueKind::DateTime,
-            _ => ValueKind::Text { min: bound("MinLength").unwrap_or(0), max: bound("MaxLength").unwrap_or(2048) },
-        };
-        Some(SchemaAttribute { name, kind })
-    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Column {
     Username,
     MfaEnabled,
-    Attribute { name: String, kind: ValueKind },
+    /// A schema attribute, with its schema entry (type and constraints).
+    Attribute {
+        name: String,
+        entry: Value,
+    },
 }
 
 /// The CSV's first row, each column resolved against the pool's schema.
@@ -76,7 +48,6 @@ pub struct Header {
 /// `cognito:` columns, none twice, and `cognito:username` is there. `Err` says why the whole
 /// job cannot run.
 pub fn parse_header(pool: &UserPool, fields: &[&str]) -> Result<Header, String> {
-    let attributes: Vec<SchemaAttribute> = schema(pool).collect();
     let mut seen = HashSet::new();
     let mut columns = Vec::with_capacity(fields.len());
     for raw in fields {
@@ -88,8 +59,8 @@ pub fn parse_header(pool: &UserPool, fields: &[&str]) -> Result<Header, String> 
             USERNAME_COLUMN => Column::Username,
             MFA_COLUMN => Column::MfaEnabled,
             "sub" => return Err("The CSV header cannot contain the sub attribute.".to_owned()),
-            _ => match attributes.iter().find(|a| a.name == name) {
-                Some(a) => Column::Attribute { name: name.to_owned(), kind: a.kind.clone() },
+            _ => match pool.schema_attribute(name) {
+                Some(entry) => Column::Attribute { name: name.to_owned(), entry: entry.clone() },
                 None => {
                     return Err(format!("The CSV header contains {name}, which is not an attribute of the user pool."))
                 }
@@ -150,27 +121,19 @@ pub fn parse_row(header: &Header, fields: &[&str]) -> Result<ImportedUser, RowFa
                 Some(true) => return Err(format!("{MFA_COLUMN} true is not supported: Portcullis has no SMS MFA")),
                 _ => {}
             },
-            Column::Attribute { name, kind } => {
+            Column::Attribute { name, entry } => {
                 if value.is_empty() {
                     continue;
                 }
-                let stored = match kind {
-                    ValueKind::Boolean => match boolean(value) {
-                        Some(b) => b.to_string(),
-                        None => return Err(format!("{name} must be true or false")),
-                    },
-                    ValueKind::Number if value.parse::<f64>().is_err() => {
-                        return Err(format!("{name} must be a number"));
+                // Booleans are written TRUE/false/... in CSVs; stored as Cognito stores them.
+                let stored = match boolean(value) {
+                    Some(b) if entry.get("AttributeDataType").and_then(Value::as_str) == Some("Boolean") => {
+                        b.to_string()
                     }
-                    ValueKind::Text { min, max } => {
-                        let chars = value.chars().count();
-                        if chars < *min || chars > *max {
-                            return Err(format!("{name} must be {min} to {max} characters long"));
-                        }
-                        value.to_owned()
-                    }
-                    ValueKind::Number | ValueKind::DateTime => value.to_owned(),
+                    _ => value.to_owned(),
                 };
+                // The same checks as the API's (messages name the attribute, never the value).
+                crate::idp::schema::check_value(entry, name, &stored).map_err(|e| e.message.trim_end().to_owned())?;
                 attributes.insert(name.clone(), stored);
             }
         }
