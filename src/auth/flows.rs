@@ -173,9 +173,17 @@ impl SignInRequest<'_> {
     /// The user `name` signs in as (username, alias or username attribute), with a password:
     /// their key, record, verifier and `USER_ID_FOR_SRP`. For a user that does not exist (or
     /// has no password): no record, the phantom verifier of the name as typed, so the caller
-    /// does the same work either way.
+    /// does the same work either way. An imported user, who has no password until a reset, is
+    /// told so (`PasswordResetRequiredException`, as Cognito answers them).
     fn verifier_of(&self, name: &str) -> Result<(String, Option<Versioned<User>>, SrpVerifier, String)> {
-        let found = self.app.directory.find_user(self.pool, name)?.filter(|(_, u)| u.record.password.is_some());
+        let found = self.app.directory.find_user(self.pool, name)?;
+        if found
+            .as_ref()
+            .is_some_and(|(_, u)| u.record.password.is_none() && u.record.status == UserStatus::ResetRequired)
+        {
+            return Err(Error::new(ErrorKind::PasswordResetRequired, "Password reset required for the user"));
+        }
+        let found = found.filter(|(_, u)| u.record.password.is_some());
         if let Some((user_key, user)) = found {
             if let Some(sealed) = &user.record.password {
                 let verifier = self.app.auth.data.open(&verifier_context(self.pool, &user_key), sealed)?;
