@@ -12,22 +12,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use tokio_rustls::TlsConnector;
 
-use crate::http::client;
-use crate::sigv4::sign::{Credentials, Signer, JSON_CONTENT_TYPE};
+use crate::http::client::{self, AdminEndpoint};
+use crate::sigv4::sign::{Signer, JSON_CONTENT_TYPE};
 
 /// What to import and how to reach the daemon.
 pub struct ImportRequest {
-    pub endpoint: String,
+    pub daemon: AdminEndpoint,
     pub pool_id: String,
     pub csv: PathBuf,
     pub job_name: String,
     pub cloud_watch_logs_role_arn: String,
-    /// PEM of the CA to trust for the daemon's certificate (dev: `{data_dir}/tls/ca.pem`).
-    pub ca_bundle: Option<PathBuf>,
-    /// Shared-credentials file with the admin key (dev: `{data_dir}/credentials`).
-    pub credentials: PathBuf,
-    pub profile: String,
-    pub region: String,
 }
 
 /// How the job ended.
@@ -136,17 +130,8 @@ pub fn count_rows(path: &Path) -> Result<u64, String> {
 /// Runs the whole import and follows it to its end.
 pub async fn run(r: &ImportRequest) -> Result<ImportOutcome, String> {
     let started = Instant::now();
-    let endpoint: Uri = r.endpoint.parse().map_err(|e| format!("--endpoint: {e}"))?;
-    let host = endpoint.authority().map(|a| a.as_str().to_owned()).ok_or("--endpoint needs a host")?;
-    let tls = match endpoint.scheme_str() {
-        Some("https") => Some(client::tls_connector(r.ca_bundle.as_deref())?),
-        _ => None,
-    };
-    let signer = Signer {
-        credentials: Credentials::from_file(&r.credentials, &r.profile)?,
-        region: r.region.clone(),
-        service: "cognito-idp".into(),
-    };
+    let (endpoint, host, tls) = r.daemon.connection()?;
+    let signer = r.daemon.signer()?;
     let daemon = Daemon { endpoint, host, signer, tls };
     let rows = count_rows(&r.csv)?;
     let csv = std::fs::read(&r.csv).map_err(|e| format!("{}: {e}", r.csv.display()))?;

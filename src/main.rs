@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use portcullis::config::{Config, Overrides};
+use portcullis::http::client::AdminEndpoint;
 use portcullis::{bootstrap, http, idp, import_command, messaging, outbox_command, scheduling, seed};
 
 #[global_allocator]
@@ -19,6 +20,39 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// How `outbox` and `import` reach a running daemon as its administrator.
+#[derive(clap::Args)]
+struct DaemonArgs {
+    /// The daemon's URL.
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    endpoint: String,
+    /// Data directory of a dev daemon: its CA (tls/ca.pem) and admin key (credentials).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// CA bundle for the daemon's certificate (default: {data_dir}/tls/ca.pem).
+    #[arg(long)]
+    ca_bundle: Option<PathBuf>,
+    /// Shared-credentials file with the admin key (default: {data_dir}/credentials).
+    #[arg(long)]
+    credentials: Option<PathBuf>,
+    #[arg(long, default_value = "portcullis")]
+    profile: String,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+}
+
+impl DaemonArgs {
+    fn admin_endpoint(self) -> AdminEndpoint {
+        AdminEndpoint {
+            ca_bundle: Some(self.ca_bundle.unwrap_or_else(|| self.data_dir.join("tls").join("ca.pem"))),
+            credentials: self.credentials.unwrap_or_else(|| self.data_dir.join("credentials")),
+            endpoint: self.endpoint,
+            profile: self.profile,
+            region: self.region,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -77,22 +111,8 @@ enum Command {
         /// Only messages to this address (email or phone number).
         #[arg(long)]
         to: Option<String>,
-        /// The daemon's URL.
-        #[arg(long, default_value = "https://127.0.0.1:8443")]
-        endpoint: String,
-        /// Data directory of a dev daemon: its CA (tls/ca.pem) and admin key (credentials).
-        #[arg(long, default_value = "data")]
-        data_dir: PathBuf,
-        /// CA bundle for the daemon's certificate (default: {data_dir}/tls/ca.pem).
-        #[arg(long)]
-        ca_bundle: Option<PathBuf>,
-        /// Shared-credentials file with the admin key (default: {data_dir}/credentials).
-        #[arg(long)]
-        credentials: Option<PathBuf>,
-        #[arg(long, default_value = "portcullis")]
-        profile: String,
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
+        #[command(flatten)]
+        daemon: DaemonArgs,
     },
     /// Import users from a CSV file into a pool of a running daemon, as Cognito's user import
     /// does (CreateUserImportJob, upload, StartUserImportJob), with a progress bar; prints the
@@ -107,22 +127,8 @@ enum Command {
         /// The job's name (default: the file's name).
         #[arg(long)]
         job_name: Option<String>,
-        /// The daemon's URL.
-        #[arg(long, default_value = "https://127.0.0.1:8443")]
-        endpoint: String,
-        /// Data directory of a dev daemon: its CA (tls/ca.pem) and admin key (credentials).
-        #[arg(long, default_value = "data")]
-        data_dir: PathBuf,
-        /// CA bundle for the daemon's certificate (default: {data_dir}/tls/ca.pem).
-        #[arg(long)]
-        ca_bundle: Option<PathBuf>,
-        /// Shared-credentials file with the admin key (default: {data_dir}/credentials).
-        #[arg(long)]
-        credentials: Option<PathBuf>,
-        #[arg(long, default_value = "portcullis")]
-        profile: String,
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
+        #[command(flatten)]
+        daemon: DaemonArgs,
         /// The job's CloudWatchLogsRoleArn (required by the API, unused by Portcullis).
         #[arg(long, default_value = "arn:aws:iam::000000000000:role/portcullis-import")]
         cloud_watch_logs_role_arn: String,
@@ -181,41 +187,18 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Outbox { pool_id, to, endpoint, data_dir, ca_bundle, credentials, profile, region } => {
-            let query = outbox_command::OutboxQuery {
-                endpoint,
-                pool_id,
-                to,
-                ca_bundle: Some(ca_bundle.unwrap_or_else(|| data_dir.join("tls").join("ca.pem"))),
-                credentials: credentials.unwrap_or_else(|| data_dir.join("credentials")),
-                profile,
-                region,
-            };
+        Command::Outbox { pool_id, to, daemon } => {
+            let query = outbox_command::OutboxQuery { daemon: daemon.admin_endpoint(), pool_id, to };
             return print_outbox(&query);
         }
-        Command::Import {
-            pool_id,
-            csv,
-            job_name,
-            endpoint,
-            data_dir,
-            ca_bundle,
-            credentials,
-            profile,
-            region,
-            cloud_watch_logs_role_arn,
-        } => {
+        Command::Import { pool_id, csv, job_name, daemon, cloud_watch_logs_role_arn } => {
             let job_name = job_name.unwrap_or_else(|| default_job_name(&csv));
             let request = import_command::ImportRequest {
-                endpoint,
+                daemon: daemon.admin_endpoint(),
                 pool_id,
                 csv,
                 job_name,
                 cloud_watch_logs_role_arn,
-                ca_bundle: Some(ca_bundle.unwrap_or_else(|| data_dir.join("tls").join("ca.pem"))),
-                credentials: credentials.unwrap_or_else(|| data_dir.join("credentials")),
-                profile,
-                region,
             };
             return run_import(&request);
         }

@@ -1,27 +1,19 @@
 //! `portcullis outbox`: prints the messages a running daemon's dev outbox holds for a pool,
 //! read over HTTPS from `GET /admin/outbox`, signed with the admin key of a credentials file.
 
-use std::path::PathBuf;
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Uri};
 use serde_json::Value;
 
-use crate::http::client;
-use crate::sigv4::sign::{canonical_query, Credentials, Signer};
+use crate::http::client::{self, AdminEndpoint};
+use crate::sigv4::sign::canonical_query;
 
 /// What to read and how to reach the daemon.
 pub struct OutboxQuery {
-    pub endpoint: String,
+    pub daemon: AdminEndpoint,
     pub pool_id: String,
     pub to: Option<String>,
-    /// PEM of the CA to trust for the daemon's certificate (dev: `{data_dir}/tls/ca.pem`).
-    pub ca_bundle: Option<PathBuf>,
-    /// Shared-credentials file with the admin key (dev: `{data_dir}/credentials`).
-    pub credentials: PathBuf,
-    pub profile: String,
-    pub region: String,
 }
 
 /// The messages, oldest first, as the endpoint returns them.
@@ -31,15 +23,11 @@ pub async fn fetch(q: &OutboxQuery) -> Result<Vec<Value>, String> {
         params.push(("To", to.as_str()));
     }
     let query = canonical_query(&params);
-    let uri: Uri = format!("{}/admin/outbox?{query}", q.endpoint.trim_end_matches('/'))
+    let (base, host, tls) = q.daemon.connection()?;
+    let uri: Uri = format!("{}/admin/outbox?{query}", base.to_string().trim_end_matches('/'))
         .parse()
         .map_err(|e| format!("--endpoint: {e}"))?;
-    let host = uri.authority().map(|a| a.as_str().to_owned()).ok_or("--endpoint needs a host")?;
-    let signer = Signer {
-        credentials: Credentials::from_file(&q.credentials, &q.profile)?,
-        region: q.region.clone(),
-        service: "cognito-idp".into(),
-    };
+    let signer = q.daemon.signer()?;
     let signed =
         signer.sign_request("GET", "/admin/outbox", &query, &[("host", &host)], b"", time::OffsetDateTime::now_utc());
     let mut request = Request::get(uri.path_and_query().map_or("/", |p| p.as_str())).header(hyper::header::HOST, &host);
@@ -47,10 +35,6 @@ pub async fn fetch(q: &OutboxQuery) -> Result<Vec<Value>, String> {
         request = request.header(name, value);
     }
     let request = request.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?;
-    let tls = match uri.scheme_str() {
-        Some("https") => Some(client::tls_connector(q.ca_bundle.as_deref())?),
-        _ => None,
-    };
     let (status, body) = client::send(&uri, tls.as_ref(), request).await?;
     let answer: Value = serde_json::from_slice(&body).map_err(|e| format!("answer ({status}): {e}"))?;
     if !status.is_success() {

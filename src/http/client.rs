@@ -1,5 +1,5 @@
 //! A minimal HTTPS client for the daemon's own outgoing calls (the SMS webhook) and its CLI
-//! (`portcullis outbox`): one request per connection over hyper, TLS by rustls.
+//! (`portcullis outbox`, `portcullis import`): one request per connection over hyper, TLS by rustls.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -62,4 +62,38 @@ where
     let status = response.status();
     let body = response.into_body().collect().await.map_err(|e| format!("response: {e}"))?.to_bytes();
     Ok((status, body))
+}
+
+/// How a CLI command reaches a running daemon as its administrator: the URL, the CA to trust and
+/// the admin key that signs its calls (`portcullis outbox`, `portcullis import`).
+pub struct AdminEndpoint {
+    pub endpoint: String,
+    /// PEM of the CA to trust for the daemon's certificate (dev: `{data_dir}/tls/ca.pem`).
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// Shared-credentials file with the admin key (dev: `{data_dir}/credentials`).
+    pub credentials: std::path::PathBuf,
+    pub profile: String,
+    pub region: String,
+}
+
+impl AdminEndpoint {
+    /// The endpoint's URL, its host (for the `host` header) and, for `https`, the TLS settings.
+    pub fn connection(&self) -> Result<(Uri, String, Option<TlsConnector>), String> {
+        let uri: Uri = self.endpoint.parse().map_err(|e| format!("--endpoint: {e}"))?;
+        let host = uri.authority().map(|a| a.as_str().to_owned()).ok_or("--endpoint needs a host")?;
+        let tls = match uri.scheme_str() {
+            Some("https") => Some(tls_connector(self.ca_bundle.as_deref())?),
+            _ => None,
+        };
+        Ok((uri, host, tls))
+    }
+
+    /// The SigV4 signer of the admin key.
+    pub fn signer(&self) -> Result<crate::sigv4::sign::Signer, String> {
+        Ok(crate::sigv4::sign::Signer {
+            credentials: crate::sigv4::sign::Credentials::from_file(&self.credentials, &self.profile)?,
+            region: self.region.clone(),
+            service: "cognito-idp".into(),
+        })
+    }
 }

@@ -123,24 +123,12 @@ pub async fn create_user_import_job(app: &App, body: Value) -> Result<Value> {
         ));
     }
     let (token, token_hash) = upload::new_token()?;
-    let job = ImportJob {
-        id: ImportJobId::generate(),
-        pool_id: pool.id.clone(),
-        name: str_member(&input, "JobName").to_owned(),
-        cloud_watch_logs_role_arn: str_member(&input, "CloudWatchLogsRoleArn").to_owned(),
-        status: ImportJobStatus::Created,
-        created: now_epoch(),
-        started: None,
-        completed: None,
-        completion_message: None,
-        imported: 0,
-        skipped: 0,
-        failed: 0,
-        upload_token_sha256: token_hash,
-        upload: None,
-        position: None,
-        position_saved: None,
-    };
+    let job = ImportJob::created(
+        &pool.id,
+        str_member(&input, "JobName"),
+        str_member(&input, "CloudWatchLogsRoleArn"),
+        token_hash,
+    );
     app.directory.create_import_job(&job)?;
     Ok(json!({"UserImportJob": job_type(app, &job, Some(&token))}))
 }

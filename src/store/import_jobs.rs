@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::directory::{decode, encode, pool_missing, Directory, Versioned};
-use super::records::EpochSeconds;
+use super::records::{now_epoch, EpochSeconds};
 use super::{pool_prefix, scoped_key, Precondition, Table, WriteSet};
 use crate::ids::{ImportJobId, PoolId};
 use crate::protocol::error::{Error, ErrorKind, Result};
@@ -89,6 +89,29 @@ pub struct ImportJob {
 }
 
 impl ImportJob {
+    /// A new job (`Created`) with a fresh id, waiting for the upload whose token hashes to
+    /// `upload_token_sha256`.
+    pub fn created(pool_id: &PoolId, name: &str, cloud_watch_logs_role_arn: &str, upload_token_sha256: String) -> Self {
+        Self {
+            id: ImportJobId::generate(),
+            pool_id: pool_id.clone(),
+            name: name.to_owned(),
+            cloud_watch_logs_role_arn: cloud_watch_logs_role_arn.to_owned(),
+            status: ImportJobStatus::Created,
+            created: now_epoch(),
+            started: None,
+            completed: None,
+            completion_message: None,
+            imported: 0,
+            skipped: 0,
+            failed: 0,
+            upload_token_sha256,
+            upload: None,
+            position: None,
+            position_saved: None,
+        }
+    }
+
     /// Rows dealt with so far.
     pub fn processed(&self) -> u64 {
         self.imported + self.skipped + self.failed
@@ -197,24 +220,7 @@ mod tests {
     use crate::store::{RocksStore, StoreMemory};
 
     fn job(pool_id: &PoolId) -> ImportJob {
-        ImportJob {
-            id: ImportJobId::generate(),
-            pool_id: pool_id.clone(),
-            name: "j".into(),
-            cloud_watch_logs_role_arn: "arn:aws:iam::123456789012:role/r".into(),
-            status: ImportJobStatus::Created,
-            created: now_epoch(),
-            started: None,
-            completed: None,
-            completion_message: None,
-            imported: 0,
-            skipped: 0,
-            failed: 0,
-            upload_token_sha256: String::new(),
-            upload: None,
-            position: None,
-            position_saved: None,
-        }
+        ImportJob::created(pool_id, "j", "arn:aws:iam::123456789012:role/r", String::new())
     }
 
     #[test]
