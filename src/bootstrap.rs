@@ -159,7 +159,13 @@ pub fn open_directory(config: &Config) -> Result<Directory, String> {
             e.to_string()
         }
     })?;
-    Ok(Directory::new(Arc::new(store)))
+    let directory = Directory::new(Arc::new(store));
+    // A database from before the ListUsers index and sign-in names gets them once.
+    let users = directory.ensure_user_index().map_err(|e| format!("indexing users: {e}"))?;
+    if users > 0 {
+        tracing::info!(users, "wrote the ListUsers index entries and sign-in names of existing users");
+    }
+    Ok(directory)
 }
 
 /// Provisions (dev mode) and opens every component. Call before starting the runtime.
