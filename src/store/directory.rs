@@ -209,14 +209,32 @@ impl Directory {
 
     pub(super) fn scan_all(&self, table: Table, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut all = Vec::new();
+        self.for_each_page(table, prefix, 1000, |items| {
+            all.extend_from_slice(items);
+            Ok(true)
+        })?;
+        Ok(all)
+    }
+
+    /// Walks every entry of `table` under `prefix`, `page_size` at a time, in key order, while
+    /// `visit` returns `true`.
+    pub(super) fn for_each_page(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        page_size: usize,
+        mut visit: impl FnMut(&[(Vec<u8>, Vec<u8>)]) -> Result<bool>,
+    ) -> Result<()> {
         let mut after: Option<Vec<u8>> = None;
         loop {
             let page =
-                self.kv.scan(table, prefix, after.as_deref(), 1000).map_err(|e| Error::internal("scanning", e))?;
-            all.extend(page.items);
+                self.kv.scan(table, prefix, after.as_deref(), page_size).map_err(|e| Error::internal("scanning", e))?;
+            if !visit(&page.items)? {
+                return Ok(());
+            }
             match page.next_after {
                 Some(k) => after = Some(k),
-                None => return Ok(all),
+                None => return Ok(()),
             }
         }
     }

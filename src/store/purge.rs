@@ -142,7 +142,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::records::{now_epoch, SignIn, User, UserPool, UserStatus};
+    use crate::store::records::{now_epoch, SignIn, User, UserPool};
     use crate::store::user_index::SignInNames;
     use crate::store::users::{SignInKey, UserBatch};
     use crate::store::{RocksStore, StoreMemory};
@@ -160,19 +160,7 @@ mod tests {
     }
 
     fn user(pool_id: &PoolId, i: usize) -> User {
-        User {
-            pool_id: pool_id.clone(),
-            username: format!("u{i}"),
-            sub: format!("sub-{i}"),
-            attributes: BTreeMap::new(),
-            status: UserStatus::Confirmed,
-            enabled: true,
-            created: now_epoch(),
-            modified: now_epoch(),
-            password: None,
-            temporary_password_expires: None,
-            codes: Default::default(),
-        }
+        User::sample(pool_id, &format!("u{i}"), &format!("sub-{i}"), BTreeMap::new())
     }
 
     /// A pool with `n` users, each signed in once.

@@ -198,6 +198,26 @@ pub struct User {
     pub codes: BTreeMap<String, PendingCode>,
 }
 
+impl User {
+    /// A confirmed, enabled user with the given attributes and no password (store tests).
+    #[cfg(test)]
+    pub fn sample(pool_id: &PoolId, username: &str, sub: &str, attributes: BTreeMap<String, String>) -> Self {
+        User {
+            pool_id: pool_id.clone(),
+            username: username.to_owned(),
+            sub: sub.to_owned(),
+            attributes,
+            status: UserStatus::Confirmed,
+            enabled: true,
+            created: now_epoch(),
+            modified: now_epoch(),
+            password: None,
+            temporary_password_expires: None,
+            codes: Default::default(),
+        }
+    }
+}
+
 /// A one-time code waiting to be used (see `idp::codes`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingCode {

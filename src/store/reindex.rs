@@ -4,7 +4,7 @@
 //! A `meta` key records that the tables are complete, so the scan runs once per database (a new
 //! database is marked at once). The daemon is not serving yet, so nothing races the writes; a
 //! crash midway leaves the key unset and the next open repeats the (idempotent) work. A name
-//! two old users both claim goes to the first in key order.
+//! two old users both claim stays with one of them.
 
 use super::directory::{decode, Directory};
 use super::records::{User, UserPool};
@@ -28,15 +28,10 @@ impl Directory {
             let pool: UserPool = decode(&raw_pool)?;
             let names = SignInNames::of(&pool);
             let prefix = pool_prefix(pool.id.as_str());
-            let mut after: Option<Vec<u8>> = None;
-            loop {
-                let page = self
-                    .kv()
-                    .scan(Table::Users, &prefix, after.as_deref(), 1000)
-                    .map_err(|e| Error::internal("scanning", e))?;
+            self.for_each_page(Table::Users, &prefix, 1000, |items| {
                 let mut w = WriteSet::new();
                 w.durability(Durability::ProcessCrashSafe);
-                for (key, value) in &page.items {
+                for (key, value) in items {
                     let user_key = std::str::from_utf8(key.get(prefix.len()..).unwrap_or_default()).unwrap_or_default();
                     let user: User = decode(value)?;
                     for entry in search_entries(user_key, &user) {
@@ -56,11 +51,8 @@ impl Directory {
                     visited += 1;
                 }
                 self.commit(w, |_| Error::internal("reindexing users", "unexpected precondition"))?;
-                match page.next_after {
-                    Some(k) => after = Some(k),
-                    None => break,
-                }
-            }
+                Ok(true)
+            })?;
         }
         // Synced: also makes every batch above durable.
         let mut w = WriteSet::new();
@@ -76,7 +68,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::records::{now_epoch, UserStatus};
+    use crate::store::records::now_epoch;
     use crate::store::{scoped_key, RocksStore, StoreMemory};
 
     #[test]
@@ -99,19 +91,7 @@ mod tests {
         let mut attributes = BTreeMap::new();
         attributes.insert("email".to_owned(), "ann@example.com".to_owned());
         attributes.insert("preferred_username".to_owned(), "Annie".to_owned());
-        let user = User {
-            pool_id: pool.id.clone(),
-            username: "ann".into(),
-            sub: "sub-ann".into(),
-            attributes,
-            status: UserStatus::Confirmed,
-            enabled: true,
-            created: now_epoch(),
-            modified: now_epoch(),
-            password: None,
-            temporary_password_expires: None,
-            codes: Default::default(),
-        };
+        let user = User::sample(&pool.id, "ann", "sub-ann", attributes);
         let raw = serde_json::to_vec(&user).unwrap();
         directory.kv().bulk_put(vec![(Table::Users, scoped_key(pool.id.as_str(), "ann"), raw)], true).unwrap();
         assert!(directory

@@ -302,23 +302,16 @@ impl Directory {
     ) -> Result<Option<String>> {
         let prefix = scoped_key(pool_id.as_str(), key_prefix);
         let pool_len = pool_prefix(pool_id.as_str()).len();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self
-                .kv()
-                .scan(Table::Users, &prefix, after.as_deref(), 1000)
-                .map_err(|e| Error::internal("scanning", e))?;
-            for (key, _) in &page.items {
-                let user_key = key.get(pool_len..).and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
-                if matches(user_key) {
-                    return Ok(Some(user_key.to_owned()));
-                }
-            }
-            match page.next_after {
-                Some(k) => after = Some(k),
-                None => return Ok(None),
-            }
-        }
+        let mut found = None;
+        self.for_each_page(Table::Users, &prefix, 1000, |items| {
+            found = items
+                .iter()
+                .map(|(key, _)| key.get(pool_len..).and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default())
+                .find(|user_key| matches(user_key))
+                .map(str::to_owned);
+            Ok(found.is_none())
+        })?;
+        Ok(found)
     }
 
     /// Writes a batch of new users (records and `sub` index entries) through the store's bulk
@@ -465,19 +458,11 @@ impl Directory {
         if let Some(n) = self.user_counts.lock().ok().and_then(|c| c.get(pool_id).copied()) {
             return Ok(u64::try_from(n).unwrap_or(0));
         }
-        let prefix = pool_prefix(pool_id.as_str());
-        let (mut count, mut after) = (0i64, None::<Vec<u8>>);
-        loop {
-            let page = self
-                .kv()
-                .scan(Table::UsersBySub, &prefix, after.as_deref(), 10_000)
-                .map_err(|e| Error::internal("scanning", e))?;
-            count += page.items.len() as i64;
-            match page.next_after {
-                Some(k) => after = Some(k),
-                None => break,
-            }
-        }
+        let mut count = 0i64;
+        self.for_each_page(Table::UsersBySub, &pool_prefix(pool_id.as_str()), 10_000, |items| {
+            count += items.len() as i64;
+            Ok(true)
+        })?;
         if let Ok(mut counts) = self.user_counts.lock() {
             counts.insert(pool_id.clone(), count);
         }
