@@ -231,13 +231,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs a client command's future on a small runtime of its own (the `outbox` and `import` CLIs).
+fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(future)
+}
+
 fn print_outbox(query: &outbox_command::OutboxQuery) -> ExitCode {
-    let fetched = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-        .and_then(|rt| rt.block_on(outbox_command::fetch(query)));
-    match fetched {
+    match block_on(outbox_command::fetch(query)) {
         Ok(messages) => {
             for m in &messages {
                 println!("{}", outbox_command::render(m));
@@ -265,12 +266,7 @@ fn default_job_name(csv: &std::path::Path) -> String {
 }
 
 fn run_import(request: &import_command::ImportRequest) -> ExitCode {
-    let outcome = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-        .and_then(|rt| rt.block_on(import_command::run(request)));
-    match outcome {
+    match block_on(import_command::run(request)) {
         Ok(outcome) => {
             println!("{}", outcome.summary());
             if outcome.succeeded() {

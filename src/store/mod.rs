@@ -198,12 +198,6 @@ impl WriteSet {
         self.mutations.push(Mutation::Delete(table, key));
         self
     }
-    /// Appends another write set's preconditions and mutations (its durability is dropped).
-    pub fn extend(&mut self, other: WriteSet) -> &mut Self {
-        self.preconditions.extend(other.preconditions);
-        self.mutations.extend(other.mutations);
-        self
-    }
     /// The puts alone, for the bulk path (preconditions and deletes are dropped).
     pub fn into_puts(self) -> impl Iterator<Item = (Table, Vec<u8>, Vec<u8>)> {
         self.mutations.into_iter().filter_map(|m| match m {

@@ -110,6 +110,11 @@ impl UserWrite {
         self.w.require(precondition);
         self.conflicts.push(meaning);
     }
+
+    /// The pool of the users written must still exist.
+    fn require_pool(&mut self, pool_id: &PoolId) {
+        self.require(Precondition::Present(Table::Pools, pool_id.as_str().as_bytes().to_vec()), Conflict::PoolMissing);
+    }
 }
 
 /// The error for failed precondition `i` of a user write: creations report taken names as
@@ -193,7 +198,11 @@ impl Directory {
         messages: &[QueuedMessage],
         takeover: AliasTakeover,
     ) -> Result<()> {
-        let UserWrite { mut w, conflicts } = self.stage_creation(user_key, user, takeover)?;
+        let names = SignInNames::of(&*self.pool_shared(&user.pool_id)?);
+        let mut writes = UserWrite::default();
+        writes.require_pool(&user.pool_id);
+        self.stage_creation(&mut writes, &names, (user_key, user), takeover)?;
+        let UserWrite { mut w, conflicts } = writes;
         for m in messages {
             enqueue(&mut w, m)?;
         }
@@ -206,17 +215,17 @@ impl Directory {
     /// when none conflicts, otherwise one commit each, so one taken username fails only its own
     /// entry. The result has one outcome per user, in order. Synced like every user creation.
     pub fn create_users(&self, users: &[(String, User)]) -> Result<Vec<Result<()>>> {
+        let Some((_, first)) = users.first() else { return Ok(Vec::new()) };
+        let names = SignInNames::of(&*self.pool_shared(&first.pool_id)?);
         let mut all = UserWrite::default();
+        all.require_pool(&first.pool_id);
         for (user_key, user) in users {
-            let one = self.stage_creation(user_key, user, AliasTakeover::Refuse)?;
-            all.w.extend(one.w);
+            self.stage_creation(&mut all, &names, (user_key, user), AliasTakeover::Refuse)?;
         }
         let conflict = |_| Error::new(ErrorKind::UsernameExists, "conflict");
         match self.commit(all.w, conflict) {
             Ok(()) => {
-                if let Some((_, first)) = users.first() {
-                    self.count_users(&first.pool_id, users.len() as i64);
-                }
+                self.count_users(&first.pool_id, users.len() as i64);
                 Ok(users.iter().map(|_| Ok(())).collect())
             }
             Err(e) if e.kind == ErrorKind::UsernameExists => {
@@ -226,26 +235,25 @@ impl Directory {
         }
     }
 
-    /// The write set of a user's creation: the pool must exist, the username and every
-    /// sign-in name the user claims must be free (or moved, with [`AliasTakeover::Move`]).
-    fn stage_creation(&self, user_key: &str, user: &User, takeover: AliasTakeover) -> Result<UserWrite> {
-        let pool = self.pool_shared(&user.pool_id)?;
-        let names = SignInNames::of(&pool);
-        let mut writes = UserWrite::default();
-        writes.require(
-            Precondition::Present(Table::Pools, user.pool_id.as_str().as_bytes().to_vec()),
-            Conflict::PoolMissing,
-        );
+    /// Adds a user's creation to `writes` (whose pool precondition the caller adds once): the
+    /// username and every sign-in name the user claims must be free (or moved, with
+    /// [`AliasTakeover::Move`]).
+    fn stage_creation(
+        &self,
+        writes: &mut UserWrite,
+        names: &SignInNames,
+        (user_key, user): (&str, &User),
+        takeover: AliasTakeover,
+    ) -> Result<()> {
         let key = user_table_key(&user.pool_id, user_key);
         writes.require(Precondition::Absent(Table::Users, key.clone()), Conflict::UsernameTaken);
         writes.w.put(Table::Users, key, encode(user)?);
         writes.w.put(Table::UsersBySub, scoped_key(user.pool_id.as_str(), &user.sub), user_key.as_bytes().to_vec());
         let moved = match takeover {
-            AliasTakeover::Move => self.stage_takeover(&mut writes, &names, user_key, (None, user))?,
+            AliasTakeover::Move => self.stage_takeover(writes, names, user_key, (None, user))?,
             AliasTakeover::Refuse => BTreeSet::new(),
         };
-        stage_new_entries(&mut writes, &names, user_key, (None, user), &moved)?;
-        Ok(writes)
+        stage_new_entries(writes, names, user_key, (None, user), &moved)
     }
 
     /// With [`AliasTakeover::Move`]: for each verified alias `new` claims that another user
