@@ -1,7 +1,7 @@
 //! Criterion benches of each hot step alone, against the real components: the server's SRP step,
-//! USER_PASSWORD_AUTH's verifier check, SignUp's verifier, one RS256 signature in SoftHSM through
-//! PKCS#11, one directory read and one synced create in RocksDB, one request body decoded and
-//! validated.
+//! USER_PASSWORD_AUTH's verifier check (and the check tag it compares instead), SignUp's
+//! verifier, one RS256 signature in SoftHSM through PKCS#11, one directory read and one synced
+//! create in RocksDB, one request body decoded and validated.
 //!
 //! Run with `cargo bench --bench hot_steps` (release profile: the first run compiles RocksDB).
 //! `loadtests/efficiency.sh` runs them and the load scenarios together and divides.
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use cryptoki::types::AuthPin;
 
+use portcullis::auth::password::{DataCipher, PasswordOf};
 use portcullis::auth::srp::{server_challenge, SrpVerifier};
 use portcullis::auth::srp_client::SrpClient;
 use portcullis::hsm::{HsmSettings, KeyVault, Pkcs11Vault};
@@ -52,6 +53,17 @@ fn password_verifier_check(c: &mut Criterion) {
     c.bench_function("password_verifier_check", |b| {
         b.iter(|| verifier.matches_password("AbCdEfGhI", "alice", black_box("Correct-Horse-9!")))
     });
+}
+
+/// What USER_PASSWORD_AUTH does instead (`auth::password`): x from the password, HMAC of x under
+/// the check key, constant-time compare with the sealed tag.
+fn password_check_tag(c: &mut Criterion) {
+    let cipher = DataCipher::new(&DataCipher::generate_data_key().expect("data key"), true).expect("cipher");
+    let of = PasswordOf { pool_short: "AbCdEfGhI", user_id_for_srp: "alice", password: "Correct-Horse-9!" };
+    let verifier = SrpVerifier::generate(of.pool_short, of.user_id_for_srp, of.password).expect("verifier");
+    let sealed = cipher.seal("ctx", &verifier, of).expect("seal");
+    let check = cipher.check_of(cipher.open("ctx", &sealed).expect("open"));
+    c.bench_function("password_check_tag", |b| b.iter(|| check.matches(black_box(of))));
 }
 
 /// SignUp's verifier: a fresh salt, x from the password, v = g^x mod N.
@@ -110,6 +122,7 @@ criterion_group!(
     benches,
     srp_server_step,
     password_verifier_check,
+    password_check_tag,
     signup_verifier,
     hsm_sign,
     store_read,

@@ -107,8 +107,8 @@ open_loop = [(s, "0.7") for s in sys.argv[4].split()] + [(s, "3") for s in sys.a
 def bench_ms(name):
     est = json.load(open(os.path.join(criterion, name, "new", "estimates.json")))
     return est["median"]["point_estimate"] / 1e6
-b = {n: bench_ms(n) for n in ("srp_server_step", "password_verifier_check", "signup_verifier_generate",
-                              "hsm_rs256_sign", "store_synced_create")}
+b = {n: bench_ms(n) for n in ("srp_server_step", "password_verifier_check", "password_check_tag",
+                              "signup_verifier_generate", "hsm_rs256_sign", "store_synced_create")}
 crypto = {
     "srp": (b["srp_server_step"] + 2 * b["hsm_rs256_sign"], "SRP step + 2 signatures"),
     "password": (b["password_verifier_check"] + 2 * b["hsm_rs256_sign"], "verifier check + 2 signatures"),
@@ -160,6 +160,15 @@ md = ["# Efficiency: unavoidable crypto / daemon CPU per operation", "",
       "Benches (criterion medians, this run): " + ", ".join(f"{k} {v:.3f} ms" for k, v in b.items()) + ".", "",
       "| operation | ops/s | p50 / p99 ms | daemon CPU per op | unavoidable crypto | efficiency | chart |",
       "|---|---:|---|---|---|---:|---|", *rows]
+if "password" in result["closed_loop"]:
+    # The issue counts a verifier computation in USER_PASSWORD_AUTH; the daemon compares a check
+    # tag instead (auth::password), so also say how close it runs to the crypto it does now.
+    own = b["password_check_tag"] + 2 * b["hsm_rs256_sign"]
+    per_op = result["closed_loop"]["password"]["daemon_ms_per_op"]
+    result["closed_loop"]["password"]["efficiency_of_own_crypto"] = own / per_op
+    md += ["", f"USER_PASSWORD_AUTH compares a sealed check tag ({b['password_check_tag'] * 1000:.1f} µs) instead "
+           f"of recomputing the verifier: against the crypto it does now ({own:.2f} ms) its efficiency is "
+           f"{own / per_op:.2f}."]
 if open_rows:
     md += ["", "Open loop at a fixed offered rate (peak = the closed-loop ops/s above; latency of served "
            "operations from their scheduled start):", "",

@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::auth::flows::verifier_context;
-use crate::auth::password::{DataCipher, PasswordPolicy};
+use crate::auth::password::{DataCipher, PasswordOf, PasswordPolicy};
 use crate::auth::srp::SrpVerifier;
 use crate::auth::AuthKeys;
 use crate::bootstrap;
@@ -140,7 +140,8 @@ struct Builder<'a> {
     opts: &'a SeedOptions,
     real: PasswordUsers,
     cipher: &'a DataCipher,
-    unknown: &'a SrpVerifier,
+    /// The verifier (and what it is of) of users without a usable password.
+    unknown: &'a (SrpVerifier, PasswordOf<'a>),
     created: f64,
 }
 
@@ -151,15 +152,22 @@ impl Builder<'_> {
             let name = username(&self.opts.prefix, i);
             let user_key = self.pool.user_key(&name);
             let real;
-            let verifier = if self.real.contains(i) {
+            let (verifier, of) = if self.real.contains(i) {
                 real = SrpVerifier::generate(self.pool.name_short(), &name, &self.opts.password)
                     .map_err(|e| format!("computing verifier: {e}"))?;
-                &real
+                (
+                    &real,
+                    PasswordOf {
+                        pool_short: self.pool.name_short(),
+                        user_id_for_srp: &name,
+                        password: &self.opts.password,
+                    },
+                )
             } else {
-                self.unknown
+                (&self.unknown.0, self.unknown.1)
             };
             let sealed =
-                self.cipher.seal(&verifier_context(self.pool, &user_key), verifier).map_err(|e| e.to_string())?;
+                self.cipher.seal(&verifier_context(self.pool, &user_key), verifier, of).map_err(|e| e.to_string())?;
             let mut attributes = BTreeMap::new();
             attributes.insert("email".to_owned(), format!("{user_key}@example.com"));
             attributes.insert("email_verified".to_owned(), "true".to_owned());
@@ -215,8 +223,12 @@ pub fn run(config: &Config, opts: &SeedOptions) -> Result<SeedReport, String> {
 
     let mut unknown_password = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknown_password);
-    let unknown = SrpVerifier::generate(pool.name_short(), "portcullis-seed", &hex::encode(unknown_password))
+    let unknown_password = hex::encode(unknown_password);
+    let unknown = SrpVerifier::generate(pool.name_short(), "portcullis-seed", &unknown_password)
         .map_err(|e| format!("computing verifier: {e}"))?;
+    let unknown_of =
+        PasswordOf { pool_short: pool.name_short(), user_id_for_srp: "portcullis-seed", password: &unknown_password };
+    let unknown = (unknown, unknown_of);
     let builder = Builder {
         pool: &pool,
         names: SignInNames::of(&pool),

@@ -7,14 +7,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::issue::{Minting, Origin};
-use super::password::PasswordPolicy;
+use super::password::{PasswordCheck, PasswordOf, PasswordPolicy, StoredPassword};
 use super::session::{invalid_session, Purpose};
 use super::srp::{self, SessionKey, SrpVerifier};
 use super::tokens;
 use crate::app::App;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
-use crate::store::records::{now_epoch, unix_now, AppClient, User, UserPool, UserStatus};
+use crate::store::records::{now_epoch, unix_now, AppClient, SealedVerifier, User, UserPool, UserStatus};
 use crate::store::users::RefreshLookup;
 
 /// How long a `Session` or `SECRET_BLOCK` stays valid when the client does not say
@@ -22,6 +22,33 @@ use crate::store::users::RefreshLookup;
 const DEFAULT_SESSION_MINUTES: i64 = 3;
 /// How far a PASSWORD_VERIFIER `TIMESTAMP` may be from the server's clock.
 const TIMESTAMP_SKEW_SECS: i64 = 300;
+
+/// Whom a sign-in names (see [`SignInRequest::claimant`]).
+struct Claimant {
+    user_key: String,
+    found: Option<Versioned<User>>,
+    /// `None` for a name that does not exist: the phantom verifier and check stand in.
+    stored: Option<StoredPassword>,
+    user_id_for_srp: String,
+}
+
+impl Claimant {
+    /// The SRP verifier: the user's, or the phantom one of the name.
+    fn srp_verifier(&mut self, app: &App, pool: &UserPool) -> SrpVerifier {
+        match self.stored.take() {
+            Some(stored) => stored.verifier,
+            None => app.auth.phantom_verifier(pool.id.as_str(), &self.user_key),
+        }
+    }
+
+    /// How a presented password is checked: against the user's, or the phantom check of the name.
+    fn password_check(&mut self, app: &App, pool: &UserPool) -> PasswordCheck {
+        match self.stored.take() {
+            Some(stored) => app.auth.data.check_of(stored),
+            None => app.auth.phantom_check(pool.id.as_str(), &self.user_key),
+        }
+    }
+}
 
 /// A step's outcome: another challenge, or tokens.
 pub enum Step {
@@ -171,11 +198,12 @@ impl SignInRequest<'_> {
     }
 
     /// The user `name` signs in as (username, alias or username attribute), with a password:
-    /// their key, record, verifier and `USER_ID_FOR_SRP`. For a user that does not exist (or
-    /// has no password): no record, the phantom verifier of the name as typed, so the caller
-    /// does the same work either way. An imported user, who has no password until a reset, is
-    /// told so (`PasswordResetRequiredException`, as Cognito answers them).
-    fn verifier_of(&self, name: &str) -> Result<(String, Option<Versioned<User>>, SrpVerifier, String)> {
+    /// their key, record, stored password and `USER_ID_FOR_SRP`. For a user that does not exist
+    /// (or has no password): no record and no password; [`Claimant`]'s methods give the phantom
+    /// verifier and check of the name as typed, so the caller does the same work either way. An
+    /// imported user, who has no password until a reset, is told so
+    /// (`PasswordResetRequiredException`, as Cognito answers them).
+    fn claimant(&self, name: &str) -> Result<Claimant> {
         let found = self.app.directory.find_user(self.pool, name)?;
         if found
             .as_ref()
@@ -186,14 +214,12 @@ impl SignInRequest<'_> {
         let found = found.filter(|(_, u)| u.record.password.is_some());
         if let Some((user_key, user)) = found {
             if let Some(sealed) = &user.record.password {
-                let verifier = self.app.auth.data.open(&verifier_context(self.pool, &user_key), sealed)?;
-                let id = user.record.username.clone();
-                return Ok((user_key, Some(user), verifier, id));
+                let stored = self.app.auth.data.open(&verifier_context(self.pool, &user_key), sealed)?;
+                let user_id_for_srp = user.record.username.clone();
+                return Ok(Claimant { user_key, found: Some(user), stored: Some(stored), user_id_for_srp });
             }
         }
-        let user_key = self.pool.user_key(name);
-        let phantom = self.app.auth.phantom_verifier(self.pool.id.as_str(), &user_key);
-        Ok((user_key, None, phantom, name.to_owned()))
+        Ok(Claimant { user_key: self.pool.user_key(name), found: None, stored: None, user_id_for_srp: name.to_owned() })
     }
 
     /// Whether `name` (a challenge response's USERNAME) names the user stored under `user_key`.
@@ -257,7 +283,9 @@ async fn start_srp(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Resu
     let username = required(params, "USERNAME")?;
     let srp_a = required(params, "SRP_A")?.to_owned();
     req.check_secret_hash(params, &[username])?;
-    let (user_key, found, verifier, user_id_for_srp) = req.verifier_of(username)?;
+    let mut claimant = req.claimant(username)?;
+    let verifier = claimant.srp_verifier(req.app, req.pool);
+    let Claimant { user_key, found, user_id_for_srp, .. } = claimant;
     if found.is_none() && !req.prevents_user_existence_errors() {
         return Err(req.no_such_user());
     }
@@ -332,7 +360,9 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
     let username = required(params, "USERNAME")?;
     let password = required(params, "PASSWORD")?.to_owned();
     req.check_secret_hash(params, &[username])?;
-    let (user_key, found, verifier, user_id_for_srp) = req.verifier_of(username)?;
+    let mut claimant = req.claimant(username)?;
+    let check = claimant.password_check(req.app, req.pool);
+    let Claimant { user_key, found, user_id_for_srp, .. } = claimant;
     let attempt = Attempt::begin(req.app, &req.pool.id, &user_key, req.lockout_subject(found.is_some()))?;
     // A user who gets tokens straight away has them minted in the same worker job as the
     // check, only if the password matches.
@@ -346,7 +376,8 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
     let (matches, tokens) = req
         .app
         .on_worker(move || {
-            let matches = verifier.matches_password(&pool_short, &user_id_for_srp, &password);
+            let of = PasswordOf { pool_short: &pool_short, user_id_for_srp: &user_id_for_srp, password: &password };
+            let matches = check.matches(of);
             let tokens = match minting {
                 Some(minting) if matches => Some(minting.run()?),
                 _ => None,
@@ -451,16 +482,7 @@ async fn new_password(req: &SignInRequest<'_>, responses: &Map<String, Value>, s
         }
         user.attributes.insert(name.clone(), value.as_str().unwrap_or_default().to_owned());
     }
-    let pool_short = req.pool.name_short().to_owned();
-    let id_for_srp = user.username.clone();
-    let verifier = req
-        .app
-        .on_worker(move || {
-            srp::SrpVerifier::generate(&pool_short, &id_for_srp, &new_password)
-                .map_err(|e| Error::internal("verifier", e))
-        })
-        .await?;
-    user.password = Some(req.app.auth.data.seal(&verifier_context(req.pool, &user_key), &verifier)?);
+    user.password = Some(sealed_verifier(req.app, req.pool, &user_key, &user.username, &new_password).await?);
     user.status = UserStatus::Confirmed;
     user.temporary_password_expires = None;
     user.modified = now_epoch();
@@ -499,6 +521,26 @@ async fn refresh(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Result
     let result =
         Minting::prepare(req.app, req.pool, req.client, &user, &key.user_key, origin)?.on_worker(req.app).await?;
     Ok(Step::Authenticated(result))
+}
+
+/// A new verifier for `password` (policy checked first), computed on the worker pool and sealed
+/// with its check tag.
+pub async fn sealed_verifier(
+    app: &App,
+    pool: &UserPool,
+    user_key: &str,
+    username: &str,
+    password: &str,
+) -> Result<SealedVerifier> {
+    PasswordPolicy::of_pool(&pool.settings).check(password)?;
+    let (short, id, pw) = (pool.name_short().to_owned(), username.to_owned(), password.to_owned());
+    let verifier = app
+        .on_worker(move || {
+            SrpVerifier::generate(&short, &id, &pw).map_err(|e| Error::internal("computing verifier", e))
+        })
+        .await?;
+    let of = PasswordOf { pool_short: pool.name_short(), user_id_for_srp: username, password };
+    app.auth.data.seal(&verifier_context(pool, user_key), &verifier, of)
 }
 
 /// The associated data a user's verifier is sealed with.

@@ -23,7 +23,7 @@ use crate::hsm::KeyVault;
 use crate::ids::ClientId;
 use crate::protocol::error::{Error, Result};
 use crate::store::Directory;
-use password::DataCipher;
+use password::{DataCipher, PasswordCheck};
 use session::SessionSealer;
 use srp::SrpVerifier;
 
@@ -31,6 +31,9 @@ use srp::SrpVerifier;
 const VERIFIER_DATA_KEY: &str = "verifier_data_key";
 /// HSM sealing context of that data key.
 const VERIFIER_DATA_KEY_CONTEXT: &[u8] = b"portcullis/verifier-data-key/v1";
+/// `meta` key present when every verifier of the directory is sealed with a check tag (see
+/// `password`): written with a fresh directory's data key, never for an older one.
+const PASSWORD_CHECK_TAGS: &str = "password_check_tags";
 
 /// Keys and caches of the sign-in path, built once at start-up.
 pub struct AuthKeys {
@@ -41,6 +44,8 @@ pub struct AuthKeys {
     phantom_salt: hmac::Key,
     /// The verifier used for users that do not exist: same work, never matches.
     phantom_verifier: SrpVerifier,
+    /// The check tag of users that do not exist: random, never matches.
+    phantom_tag: [u8; 32],
     /// Unsealed app-client secrets, keyed by client id, with the sealed bytes they came from
     /// (a changed client record misses the cache).
     client_secrets: Mutex<HashMap<ClientId, (Vec<u8>, String)>>,
@@ -54,6 +59,9 @@ impl AuthKeys {
         let sealed = match directory.meta(VERIFIER_DATA_KEY)? {
             Some(sealed) => sealed,
             None => {
+                // No data key yet, so no verifier yet: every one will carry a check tag. (Written
+                // first: a crash before the data key leaves a directory that is still fresh.)
+                directory.meta_put_if_absent(PASSWORD_CHECK_TAGS, b"1".to_vec())?;
                 let fresh = DataCipher::generate_data_key()?;
                 let sealed = vault
                     .seal(VERIFIER_DATA_KEY_CONTEXT, &fresh)
@@ -71,11 +79,18 @@ impl AuthKeys {
         rng.fill(&mut phantom_password).map_err(|_| Error::internal("phantom verifier", "no randomness"))?;
         let phantom_verifier = SrpVerifier::generate("phantom", "phantom", &hex::encode(phantom_password))
             .map_err(|e| Error::internal("phantom verifier", e))?;
+        let mut phantom_tag = [0u8; 32];
+        rng.fill(&mut phantom_tag).map_err(|_| Error::internal("phantom check tag", "no randomness"))?;
+        let checks_by_tag = directory.meta(PASSWORD_CHECK_TAGS)?.is_some();
+        if !checks_by_tag {
+            tracing::info!("this directory has verifiers from before check tags: passwords are checked by g^x");
+        }
         Ok(Self {
             sessions: SessionSealer::new()?,
-            data: DataCipher::new(&data_key)?,
+            data: DataCipher::new(&data_key, checks_by_tag)?,
             phantom_salt: hmac::Key::new(hmac::HMAC_SHA256, &salt_key),
             phantom_verifier,
+            phantom_tag,
             client_secrets: Mutex::new(HashMap::new()),
             phantom_failures: Default::default(),
         })
@@ -87,6 +102,11 @@ impl AuthKeys {
         let tag = hmac::sign(&self.phantom_salt, format!("{pool_id}\0{user_key}").as_bytes());
         let salt = tag.as_ref().get(..16).unwrap_or_default();
         SrpVerifier { salt: salt.to_vec(), verifier: self.phantom_verifier.verifier.clone() }
+    }
+
+    /// The password check of a user that does not exist (the same work as a real one).
+    pub fn phantom_check(&self, pool_id: &str, user_key: &str) -> PasswordCheck {
+        self.data.phantom_check(self.phantom_verifier(pool_id, user_key), self.phantom_tag)
     }
 
     /// A cached client secret, if the client record still holds the same sealed bytes.

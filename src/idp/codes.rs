@@ -199,7 +199,7 @@ mod tests {
     }
 
     fn cipher() -> DataCipher {
-        DataCipher::new(&[7u8; 32]).unwrap()
+        DataCipher::new(&[7u8; 32], true).unwrap()
     }
 
     #[test]

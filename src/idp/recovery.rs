@@ -5,9 +5,10 @@ use serde_json::{json, Value};
 
 use super::codes::{self, CodePurpose, RESET_CODE_SECS};
 use super::public::{caller, no_such_user, phantom_delivery, unknown_user_code_answer, Caller};
-use super::users::{sealed_verifier, target};
+use super::users::target;
 use super::{object, str_member};
 use crate::app::App;
+use crate::auth::flows::sealed_verifier;
 use crate::auth::password::PasswordPolicy;
 use crate::messaging::templates::{delivery_details, Medium, Purpose};
 use crate::messaging::Outgoing;

@@ -3,11 +3,11 @@
 
 use serde_json::{json, Value};
 
-use super::users::sealed_verifier;
 use super::{object, str_member};
 use crate::app::App;
 use crate::auth::access;
-use crate::auth::flows::verifier_context;
+use crate::auth::flows::{sealed_verifier, verifier_context};
+use crate::auth::password::PasswordOf;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::records::now_epoch;
 
@@ -19,9 +19,13 @@ pub async fn change_password(app: &App, body: Value) -> Result<Value> {
     let previous = str_member(&input, "PreviousPassword").to_owned();
     let sealed =
         user.password.clone().ok_or_else(|| Error::new(ErrorKind::NotAuthorized, "Incorrect username or password."))?;
-    let verifier = app.auth.data.open(&verifier_context(&pool, &bearer.user_key), &sealed)?;
+    let check = app.auth.data.check_of(app.auth.data.open(&verifier_context(&pool, &bearer.user_key), &sealed)?);
     let (short, id) = (pool.name_short().to_owned(), user.username.clone());
-    let matches = app.on_worker(move || Ok(verifier.matches_password(&short, &id, &previous))).await?;
+    let matches = app
+        .on_worker(move || {
+            Ok(check.matches(PasswordOf { pool_short: &short, user_id_for_srp: &id, password: &previous }))
+        })
+        .await?;
     if !matches {
         return Err(Error::new(ErrorKind::NotAuthorized, "Incorrect username or password."));
     }

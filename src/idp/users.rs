@@ -8,15 +8,14 @@ use serde_json::{json, Map, Value};
 use super::names::{name_new_user, NewUserName};
 use super::{object, page_size, pool_id_of, str_member};
 use crate::app::App;
-use crate::auth::flows::verifier_context;
+use crate::auth::flows::sealed_verifier;
 use crate::auth::password::PasswordPolicy;
-use crate::auth::srp::SrpVerifier;
 use crate::messaging::templates::{Medium, Purpose};
 use crate::messaging::Outgoing;
 use crate::protocol::error::{Error, ErrorKind, Result};
 use crate::store::directory::Versioned;
 use crate::store::messages::QueuedMessage;
-use crate::store::records::{now_epoch, SealedVerifier, User, UserPool, UserStatus};
+use crate::store::records::{now_epoch, User, UserPool, UserStatus};
 use crate::store::user_index::SEARCHABLE;
 use crate::store::users::AliasTakeover;
 
@@ -85,24 +84,6 @@ pub(super) fn user_type(user: &User, only: Option<&[String]>) -> Value {
         "Enabled": user.enabled,
         "UserStatus": user.status.wire_name(),
     })
-}
-
-/// A new verifier for `password` (policy checked first), computed on the worker pool and sealed.
-pub async fn sealed_verifier(
-    app: &App,
-    pool: &UserPool,
-    user_key: &str,
-    username: &str,
-    password: &str,
-) -> Result<SealedVerifier> {
-    PasswordPolicy::of_pool(&pool.settings).check(password)?;
-    let (short, id, pw) = (pool.name_short().to_owned(), username.to_owned(), password.to_owned());
-    let verifier = app
-        .on_worker(move || {
-            SrpVerifier::generate(&short, &id, &pw).map_err(|e| Error::internal("computing verifier", e))
-        })
-        .await?;
-    app.auth.data.seal(&verifier_context(pool, user_key), &verifier)
 }
 
 pub(super) struct Target {

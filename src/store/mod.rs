@@ -53,6 +53,7 @@ pub use rocks::{RocksStore, StoreMemory};
 /// | `pool_import_jobs` | `{pool_id}\0{job_id}`           | empty (index for listing a pool's import jobs) |
 /// | `meta`         | `last_clean_shutdown`                | epoch seconds of the last graceful stop |
 /// | `meta`         | `verifier_data_key`                  | the data key sealing password verifiers, sealed by the HSM |
+/// | `meta`         | `password_check_tags`                | `1`: every sealed verifier has a password check tag (`auth::password`) |
 /// | `meta`         | `user_index_version`                 | `1`: `user_index` and `sign_in_names` cover every user (`reindex`) |
 /// | `meta`         | `timing_pad`                         | never stored: deleted, synced, in answers about unknown users (`Directory::timing_pad`) |
 /// | `meta`         | `purge/{pool_id}`                    | epoch seconds: the pool was deleted, its users are being purged (`purge`) |
