@@ -79,8 +79,10 @@ DATA="$WORK/data"
 lt_write_config "$CONFIG"
 lt_start_daemon "$CONFIG" "$DATA" "$PORT" "$OUT/daemon.log"
 lt_sample_rss "$OUT/rss.txt"
+# One generator thread: on the daemon's two cores it then costs the daemon least (its threads
+# never wake each other), for the peaks and the open-loop runs alike.
 common=(--endpoint "https://127.0.0.1:$PORT" --ca-bundle "$DATA/tls/ca.pem" --credentials "$DATA/credentials"
-        --daemon-pid "$DAEMON_PID" --duration "$DURATION" --warmup "$WARMUP")
+        --daemon-pid "$DAEMON_PID" --duration "$DURATION" --warmup "$WARMUP" --threads 1)
 
 for s in $SCENARIOS; do
   say "closed loop: $s"

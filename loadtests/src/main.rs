@@ -22,6 +22,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use client::Endpoint;
+use openloop::OpenLoopPlan;
 use ops::{Mix, Op, Ops};
 use report::{Report, RunSettings};
 use runner::RunConfig;
@@ -40,6 +41,10 @@ use stuffing::Stuffing;
 struct Cli {
     #[command(subcommand)]
     scenario: ScenarioCommand,
+    /// Threads of the load generator's runtime [default: one per CPU]. On the daemon's own cores,
+    /// 1 costs the daemon least: the generator's threads then never wake each other.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +98,11 @@ struct OverloadArgs {
     /// Most transactions in flight at once (one connection each); later arrivals wait, and the wait counts.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_in_flight: u32,
+    /// Arrivals that fell due are released together at most every this many milliseconds (0: each
+    /// at its own time, as finely as the 1 ms timer allows); latency still counts from each one's
+    /// scheduled start.
+    #[arg(long, default_value_t = 2)]
+    tick_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -196,7 +206,7 @@ impl CommonArgs {
 /// How transactions are started: closed loop (one after another per virtual user) or at a fixed rate.
 enum Drive {
     Closed,
-    Open { rate: f64, max_in_flight: usize },
+    Open(OpenLoopPlan),
 }
 
 async fn dispatch(command: ScenarioCommand) -> Result<ExitCode, String> {
@@ -219,7 +229,11 @@ async fn dispatch(command: ScenarioCommand) -> Result<ExitCode, String> {
             if !(args.rate.is_finite() && args.rate > 0.0) {
                 return Err(format!("--rate {} must be a positive number", args.rate));
             }
-            let drive = Drive::Open { rate: args.rate, max_in_flight: args.max_in_flight as usize };
+            let drive = Drive::Open(OpenLoopPlan {
+                rate: args.rate,
+                max_in_flight: args.max_in_flight as usize,
+                tick: Duration::from_millis(args.tick_ms),
+            });
             let (ops, signer) = ops_for(&args.common, args.op.is_admin())?;
             return run_scenario(Mix::single(args.op, ops).named("overload"), args.common, signer, drive).await;
         }
@@ -253,7 +267,11 @@ fn ops_for(args: &CommonArgs, signed_ops: bool) -> Result<(Ops, Option<Arc<Signe
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.threads {
+        builder.worker_threads(usize::from(threads));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("portcullis-load: cannot start the runtime: {e}");
@@ -307,9 +325,7 @@ async fn run_scenario<S: Scenario>(
         let (scenario, endpoint, fixture) = (Arc::new(scenario), endpoint.clone(), fixture.clone());
         match drive {
             Drive::Closed => runner::run(scenario, endpoint, fixture, &config).await,
-            Drive::Open { rate, max_in_flight } => {
-                openloop::run(scenario, endpoint, fixture, &config, rate, max_in_flight).await
-            }
+            Drive::Open(plan) => openloop::run(scenario, endpoint, fixture, &config, plan).await,
         }
     };
     let outcome = tokio::select! {

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
@@ -15,11 +15,26 @@ use crate::scenario::{tag, Outcome, Scenario, Vu};
 use crate::setup::Fixture;
 use crate::stats::Sample;
 
+/// What an open-loop run offers.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenLoopPlan {
+    /// Arrivals per second.
+    pub rate: f64,
+    /// Cap on concurrent transactions; arrivals beyond it wait (their wait counts as latency).
+    pub max_in_flight: usize,
+    /// Arrivals due are released together at most this often (0 = each at its own time, as
+    /// finely as the runtime's 1 ms timer allows). Latency still counts from each one's own
+    /// scheduled start.
+    pub tick: Duration,
+}
+
 /// What the open-loop run was asked for and what it took.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenLoopStats {
     /// Offered arrivals per second.
     pub rate: f64,
+    /// Release tick of the arrivals, in milliseconds ([`OpenLoopPlan::tick`]).
+    pub tick_ms: f64,
     /// Transactions started on schedule over the whole run.
     pub scheduled: u64,
     /// Cap on concurrent transactions; arrivals beyond it wait (their wait counts as latency).
@@ -32,17 +47,18 @@ pub struct OpenLoopStats {
 /// A pool of idle virtual users (each a connection with its scenario state).
 type Pool<S> = Arc<Mutex<Vec<(Vu, <S as Scenario>::State)>>>;
 
-/// Starts a transaction every `1/rate` s from the run's start until its end. `config.concurrency`
-/// connections are opened beforehand; more are opened when all are busy, up to `max_in_flight`.
-/// Transactions unfinished at the end are dropped (their connections with them).
+/// Starts a transaction every `1/rate` s from the run's start until its end (released in ticks
+/// of `plan.tick`). `config.concurrency` connections are opened beforehand; more are opened when
+/// all are busy, up to `plan.max_in_flight`. Transactions unfinished at the end are dropped
+/// (their connections with them).
 pub async fn run<S: Scenario>(
     scenario: Arc<S>,
     endpoint: Arc<Endpoint>,
     fixture: Arc<Fixture>,
     config: &RunConfig,
-    rate: f64,
-    max_in_flight: usize,
+    plan: OpenLoopPlan,
 ) -> Result<RunData, String> {
+    let OpenLoopPlan { rate, max_in_flight, tick } = plan;
     let pool: Pool<S> = Arc::new(Mutex::new(
         connect_all(&scenario, &endpoint, &fixture, config.concurrency, config.concurrency).await?,
     ));
@@ -60,12 +76,18 @@ pub async fn run<S: Scenario>(
         let stride = config.concurrency;
         tasks.spawn(async move {
             let mut arrivals = JoinSet::new();
+            let mut woke = started;
             for k in 0u64.. {
                 let at = started + Duration::from_secs_f64(k as f64 / rate);
                 if at >= deadline {
                     break;
                 }
-                tokio::time::sleep_until(at.into()).await;
+                if at > Instant::now() {
+                    // Sleep until this arrival is due, and at least a tick after the last wake-up:
+                    // what fell due meanwhile goes out together.
+                    tokio::time::sleep_until(at.max(woke + tick).into()).await;
+                    woke = Instant::now();
+                }
                 scheduled.fetch_add(1, Ordering::Relaxed);
                 let arrival = Arrival {
                     scenario: scenario.clone(),
@@ -102,6 +124,7 @@ pub async fn run<S: Scenario>(
     let mut data = collect(rx, tasks, clock, config, unit).await;
     data.open_loop = Some(OpenLoopStats {
         rate,
+        tick_ms: tick.as_secs_f64() * 1000.0,
         scheduled: scheduled.load(Ordering::Relaxed) as u64,
         max_in_flight,
         peak_in_flight: peak.load(Ordering::Relaxed),

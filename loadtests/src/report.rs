@@ -196,7 +196,14 @@ impl Report {
         row("reconnects", self.reconnects.to_string());
         if let Some(o) = &self.open_loop {
             let share = if o.offered_per_sec > 0.0 { 100.0 * o.served_per_sec / o.offered_per_sec } else { 0.0 };
-            row("offered", format!("{:.1} {unit}/s ({} scheduled in the run)", o.offered_per_sec, o.stats.scheduled));
+            let tick = match o.stats.tick_ms {
+                t if t > 0.0 => format!(", released every {t:.0} ms"),
+                _ => String::new(),
+            };
+            row(
+                "offered",
+                format!("{:.1} {unit}/s ({} scheduled in the run{tick})", o.offered_per_sec, o.stats.scheduled),
+            );
             row("served", format!("{:.1} {unit}/s ({share:.0}% of offered)", o.served_per_sec));
             let rejected = s.errors_by_type.get("TooManyRequestsException");
             let rejected = rejected.map_or("0".to_owned(), |e| {
