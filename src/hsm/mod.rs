@@ -7,6 +7,9 @@
 mod pkcs11;
 
 use base64::Engine;
+/// One SoftHSM token shared by the unit tests of a test process.
+#[cfg(test)]
+pub(crate) use pkcs11::tests::VAULT as TEST_VAULT;
 pub use pkcs11::{HsmSettings, Pkcs11Vault};
 
 /// A failure inside the HSM or its module: always an internal fault for the client.
