@@ -184,14 +184,17 @@ def test_closed_loop_scenario(load_bin, daemon, shared_fixture, tmp_path, scenar
 
 def test_overload_offers_a_fixed_rate(load_bin, daemon, shared_fixture, tmp_path):
     out = tmp_path / "overload"
+    # On one current-thread runtime, with arrivals released every 5 ms, as efficiency.sh runs it.
     proc = run_load(load_bin, daemon, "--users", "4", "--concurrency", "2", "--duration", "2", "--rate", "150",
-                    "--max-in-flight", "64", "--fixture", str(shared_fixture), "--out", str(out), scenario="overload")
+                    "--max-in-flight", "64", "--tick-ms", "5", "--threads", "1", "--fixture", str(shared_fixture),
+                    "--out", str(out), scenario="overload")
     assert proc.returncode == 0, proc.stderr
     assert "offered" in proc.stdout and "served" in proc.stdout and "rejected (throttled)" in proc.stdout
     report = check_report(out, "overload", "sign-ins")
     loop = report["open_loop"]
     # Every arrival of the schedule was started, whatever the server did.
     assert (loop["rate"], loop["offered_per_sec"], loop["scheduled"]) == (150.0, 150.0, 300), loop
+    assert loop["tick_ms"] == 5.0 and "released every 5 ms" in proc.stdout, loop
     assert loop["served_per_sec"] == report["summary"]["throughput"]
     assert 1 <= loop["peak_in_flight"] <= 64 and loop["connections"] >= 2, loop
     # The session daemon's limits are generous; throttling is the only failure tolerated.
