@@ -124,29 +124,22 @@ impl AuthKeys {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::hsm::TEST_VAULT;
-    use crate::store::{RocksStore, StoreMemory};
-
-    fn directory(dir: &std::path::Path) -> Directory {
-        Directory::new(Arc::new(RocksStore::open(dir, true, StoreMemory::SMALL).unwrap()))
-    }
 
     #[test]
     fn a_fresh_directory_checks_passwords_by_tag_and_an_older_one_by_g_to_the_x() {
         let vault = &TEST_VAULT.1;
         let fresh = tempfile::tempdir().unwrap();
-        let keys = AuthKeys::load(&directory(fresh.path()), vault).unwrap();
+        let keys = AuthKeys::load(&Directory::in_dir(fresh.path()), vault).unwrap();
         assert!(matches!(keys.phantom_check("pool", "alice"), PasswordCheck::Tag { .. }));
         // Loaded again: the same directory, still by tag.
-        let again = AuthKeys::load(&directory(fresh.path()), vault).unwrap();
+        let again = AuthKeys::load(&Directory::in_dir(fresh.path()), vault).unwrap();
         assert!(matches!(again.phantom_check("pool", "alice"), PasswordCheck::Tag { .. }));
 
         // A directory whose data key was written before the tags (as an older version did).
         let older = tempfile::tempdir().unwrap();
-        let d = directory(older.path());
+        let d = Directory::in_dir(older.path());
         let sealed = vault.seal(VERIFIER_DATA_KEY_CONTEXT, &DataCipher::generate_data_key().unwrap()).unwrap();
         d.meta_put_if_absent(VERIFIER_DATA_KEY, sealed).unwrap();
         let keys = AuthKeys::load(&d, vault).unwrap();

@@ -79,6 +79,12 @@ impl Directory {
         Self { kv, pools: Arc::new(Mutex::new(HashMap::new())), user_counts: Arc::new(Mutex::new(HashMap::new())) }
     }
 
+    /// A directory on a RocksDB in `dir` with small memory budgets (unit tests).
+    #[cfg(test)]
+    pub fn in_dir(dir: &std::path::Path) -> Self {
+        Self::new(Arc::new(super::RocksStore::open(dir, true, super::StoreMemory::SMALL).unwrap()))
+    }
+
     pub(super) fn kv(&self) -> &dyn KvStore {
         self.kv.as_ref()
     }
@@ -312,22 +318,12 @@ fn concurrent_client_change(id: &ClientId) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::records::now_epoch;
-    use crate::store::{RocksStore, StoreMemory};
 
     #[test]
     fn a_shared_pool_is_decoded_once_per_version_and_never_stale() {
         let dir = tempfile::tempdir().unwrap();
-        let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
-        let pool = UserPool {
-            id: PoolId::from("us-east-1_cache".to_owned()),
-            name: "before".into(),
-            created: now_epoch(),
-            modified: now_epoch(),
-            signing_keys: Vec::new(),
-            settings: serde_json::Map::new(),
-            tags: Default::default(),
-        };
+        let directory = Directory::in_dir(dir.path());
+        let pool = UserPool::sample("us-east-1_cache", serde_json::Map::new());
         directory.create_pool(&pool).unwrap();
         let first = directory.pool_shared(&pool.id).unwrap();
         let again = directory.pool_shared(&pool.id).unwrap();

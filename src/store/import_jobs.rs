@@ -213,11 +213,8 @@ pub(super) fn delete_import_job_entry(w: &mut WriteSet, key: &[u8], _value: &[u8
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::store::records::{now_epoch, UserPool};
-    use crate::store::{RocksStore, StoreMemory};
+    use crate::store::records::UserPool;
 
     fn job(pool_id: &PoolId) -> ImportJob {
         ImportJob::created(pool_id, "j", "arn:aws:iam::123456789012:role/r", String::new())
@@ -226,16 +223,8 @@ mod tests {
     #[test]
     fn jobs_are_listed_by_pool_modified_under_races_and_purged_with_their_pool() {
         let dir = tempfile::tempdir().unwrap();
-        let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
-        let pool = UserPool {
-            id: PoolId::from("us-east-1_jobs".to_owned()),
-            name: "p".into(),
-            created: now_epoch(),
-            modified: now_epoch(),
-            signing_keys: Vec::new(),
-            settings: serde_json::Map::new(),
-            tags: Default::default(),
-        };
+        let directory = Directory::in_dir(dir.path());
+        let pool = UserPool::sample("us-east-1_jobs", serde_json::Map::new());
         let missing = job(&PoolId::from("us-east-1_none".to_owned()));
         assert_eq!(directory.create_import_job(&missing).unwrap_err().kind, ErrorKind::ResourceNotFound);
         directory.create_pool(&pool).unwrap();

@@ -111,10 +111,7 @@ impl Directory {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::store::{RocksStore, StoreMemory};
 
     fn message(id: &str, next_attempt: i64) -> QueuedMessage {
         QueuedMessage {
@@ -136,7 +133,7 @@ mod tests {
     #[test]
     fn the_queue_is_in_due_order_and_a_retry_moves_back() {
         let dir = tempfile::tempdir().unwrap();
-        let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
+        let directory = Directory::in_dir(dir.path());
         let mut w = WriteSet::new();
         for m in [message("b", 200), message("a", 300), message("c", 100)] {
             enqueue(&mut w, &m).unwrap();

@@ -139,24 +139,14 @@ fn just_the_key(table: Table) -> impl Fn(&mut WriteSet, &[u8], &[u8]) -> Result<
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
 
     use super::*;
-    use crate::store::records::{now_epoch, SignIn, User, UserPool};
+    use crate::store::records::{SignIn, User, UserPool};
     use crate::store::user_index::SignInNames;
     use crate::store::users::{SignInKey, UserBatch};
-    use crate::store::{RocksStore, StoreMemory};
 
     fn pool(id: &str) -> UserPool {
-        UserPool {
-            id: PoolId::from(id.to_owned()),
-            name: id.to_owned(),
-            created: now_epoch(),
-            modified: now_epoch(),
-            signing_keys: Vec::new(),
-            settings: serde_json::Map::new(),
-            tags: Default::default(),
-        }
+        UserPool::sample(id, serde_json::Map::new())
     }
 
     fn user(pool_id: &PoolId, i: usize) -> User {
@@ -194,7 +184,7 @@ mod tests {
     #[test]
     fn a_deleted_pool_is_purged_in_batches_and_its_neighbour_is_untouched() {
         let dir = tempfile::tempdir().unwrap();
-        let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
+        let directory = Directory::in_dir(dir.path());
         let doomed = filled(&directory, "us-east-1_doomed", 250);
         let kept = filled(&directory, "us-east-1_kept", 30);
         let doomed_prefix = pool_prefix(doomed.as_str());
@@ -231,12 +221,12 @@ mod tests {
     fn an_interrupted_purge_is_found_again_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let id = {
-            let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
+            let directory = Directory::in_dir(dir.path());
             let id = filled(&directory, "us-east-1_crash", 40);
             directory.delete_pool(&directory.pool(&id).unwrap()).unwrap();
             id
         };
-        let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
+        let directory = Directory::in_dir(dir.path());
         assert_eq!(directory.pools_awaiting_purge().unwrap(), vec![id.clone()]);
         assert_eq!(directory.purge_deleted_pool(&id, 7).unwrap(), 40);
         assert!(directory.pools_awaiting_purge().unwrap().is_empty());

@@ -198,6 +198,22 @@ pub struct User {
     pub codes: BTreeMap<String, PendingCode>,
 }
 
+impl UserPool {
+    /// A pool named after its id with these settings and no signing keys (store tests).
+    #[cfg(test)]
+    pub fn sample(id: &str, settings: Map<String, Value>) -> Self {
+        UserPool {
+            id: PoolId::from(id.to_owned()),
+            name: id.to_owned(),
+            created: now_epoch(),
+            modified: now_epoch(),
+            signing_keys: Vec::new(),
+            settings,
+            tags: Default::default(),
+        }
+    }
+}
+
 impl User {
     /// A confirmed, enabled user with the given attributes and no password (store tests).
     #[cfg(test)]

@@ -65,27 +65,18 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
 
     use super::*;
-    use crate::store::records::now_epoch;
-    use crate::store::{scoped_key, RocksStore, StoreMemory};
+
+    use crate::store::scoped_key;
 
     #[test]
     fn users_written_before_the_index_get_their_entries_once() {
         let dir = tempfile::tempdir().unwrap();
-        let directory = Directory::new(Arc::new(RocksStore::open(dir.path(), true, StoreMemory::SMALL).unwrap()));
+        let directory = Directory::in_dir(dir.path());
         let mut settings = serde_json::Map::new();
         settings.insert("AliasAttributes".into(), serde_json::json!(["preferred_username"]));
-        let pool = UserPool {
-            id: "us-east-1_old".to_owned().into(),
-            name: "old".into(),
-            created: now_epoch(),
-            modified: now_epoch(),
-            signing_keys: Vec::new(),
-            settings,
-            tags: Default::default(),
-        };
+        let pool = UserPool::sample("us-east-1_old", settings);
         directory.create_pool(&pool).unwrap();
         // A user as an older version stored it: the record alone.
         let mut attributes = BTreeMap::new();

@@ -167,22 +167,12 @@ mod tests {
 
     use super::*;
     use crate::idp::schema;
-    use crate::ids::PoolId;
-    use crate::store::records::now_epoch;
 
     fn pool(extra_schema: &[Value], auto_verified: &[&str]) -> UserPool {
         let mut settings = serde_json::Map::new();
         settings.insert("SchemaAttributes".into(), Value::Array(schema::build(extra_schema).unwrap()));
         settings.insert("AutoVerifiedAttributes".into(), json!(auto_verified));
-        UserPool {
-            id: PoolId::from("us-east-1_rows".to_owned()),
-            name: "p".into(),
-            created: now_epoch(),
-            modified: now_epoch(),
-            signing_keys: Vec::new(),
-            settings,
-            tags: Default::default(),
-        }
+        UserPool::sample("us-east-1_rows", settings)
     }
 
     #[test]
