@@ -67,7 +67,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-
     use crate::store::scoped_key;
 
     #[test]
