@@ -37,26 +37,16 @@ fn reply(status: StatusCode, content_type: &'static str, body: Vec<u8>, request_
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&httpdate_now()) {
-        h.insert(hyper::header::DATE, v);
-    }
+    // No `Date` here: hyper adds it (HTTP/1.1 and HTTP/2) from a value it formats once a second.
     resp
-}
-
-fn httpdate_now() -> String {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
 }
 
 fn json_reply(status: StatusCode, value: &Value, request_id: &str) -> Reply {
     reply(status, "application/json", value.to_string().into_bytes(), request_id)
 }
 
-fn error_reply(e: &Error, op: &str, request_id: &str) -> Reply {
-    metrics::counter!("portcullis_errors_total", "operation" => op.to_owned(), "type" => e.kind.wire_name())
-        .increment(1);
+fn error_reply(e: &Error, op: &'static str, request_id: &str) -> Reply {
+    metrics::counter!("portcullis_errors_total", "operation" => op, "type" => e.kind.wire_name()).increment(1);
     match e.fault {
         Fault::Internal => tracing::error!(request_id, operation = op, error = %e, "internal fault"),
         Fault::Client => tracing::debug!(request_id, operation = op, error = %e, "client error"),
@@ -66,7 +56,8 @@ fn error_reply(e: &Error, op: &str, request_id: &str) -> Reply {
 }
 
 pub async fn route(app: &App, obs: &Observability, peer: SocketAddr, req: Request<Incoming>) -> Reply {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    // A v4 UUID from the thread's CSPRNG: `Uuid::new_v4` asks the kernel (getrandom) every time.
+    let request_id = uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string();
     let path = req.uri().path().to_owned();
     match (req.method(), path.as_str()) {
         (&Method::POST, "/") => api(app, peer, req, &request_id).await,
@@ -154,22 +145,22 @@ async fn api(app: &App, peer: SocketAddr, req: Request<Incoming>, request_id: &s
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let headers = signed_headers(&parts);
-    let op = protocol::operation_name(&headers).to_owned();
+    let op = protocol::operation_name(&headers);
     let span = tracing::info_span!("request", request_id, operation = %op, peer = %peer.ip());
-    metrics::counter!("portcullis_requests_total", "operation" => op.clone()).increment(1);
+    metrics::counter!("portcullis_requests_total", "operation" => op).increment(1);
 
     let limit = app.config.server.max_body_bytes;
     let declared =
         parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     let body = match read_body(body, limit, declared).instrument(span.clone()).await {
         Ok(bytes) => bytes,
-        Err(e) => return span.in_scope(|| error_reply(&e, &op, request_id)),
+        Err(e) => return span.in_scope(|| error_reply(&e, op, request_id)),
     };
     let call = ApiCall { headers: &headers, body: &body, source_ip: peer.ip() };
     let result = protocol::handle(app, call).instrument(span.clone()).await;
     let reply = match result {
         Ok(output) => reply(StatusCode::OK, protocol::CONTENT_TYPE, output.to_string().into_bytes(), request_id),
-        Err(e) => span.in_scope(|| error_reply(&e, &op, request_id)),
+        Err(e) => span.in_scope(|| error_reply(&e, op, request_id)),
     };
     metrics::histogram!("portcullis_request_seconds", "operation" => op).record(started.elapsed().as_secs_f64());
     reply

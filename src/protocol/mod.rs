@@ -28,9 +28,15 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-/// The operation named by `X-Amz-Target`, for logs and metrics ("-" when absent).
-pub fn operation_name(headers: &[(String, String)]) -> &str {
-    header(headers, "x-amz-target").and_then(|t| t.rsplit_once('.')).map(|(_, op)| op).unwrap_or("-")
+/// The operation named by `X-Amz-Target`, for logs and metric labels: the model's own name, or "-"
+/// when it names none, so that made-up targets cannot add metric series without bound.
+pub fn operation_name(headers: &[(String, String)]) -> &'static str {
+    let model = model::cognito_idp();
+    header(headers, "x-amz-target")
+        .and_then(|target| target.split_once('.'))
+        .filter(|(prefix, _)| *prefix == model.target_prefix)
+        .and_then(|(_, op)| model.operation(op))
+        .map_or("-", |op| op.name.as_str())
 }
 
 /// Handles one `POST /` call and returns the output JSON.
@@ -78,4 +84,21 @@ pub async fn handle(app: &App, call: ApiCall<'_>) -> Result<Value> {
     metrics::histogram!("portcullis_operation_seconds", "operation" => operation.name)
         .record(started.elapsed().as_secs_f64());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation_name;
+
+    fn target(value: &str) -> Vec<(String, String)> {
+        vec![("X-Amz-Target".to_owned(), value.to_owned())]
+    }
+
+    #[test]
+    fn operation_names_come_from_the_model_only() {
+        assert_eq!(operation_name(&target("AWSCognitoIdentityProviderService.InitiateAuth")), "InitiateAuth");
+        assert_eq!(operation_name(&target("AWSCognitoIdentityProviderService.MadeUp123")), "-");
+        assert_eq!(operation_name(&target("SomeOtherService.InitiateAuth")), "-");
+        assert_eq!(operation_name(&[]), "-");
+    }
 }
