@@ -103,7 +103,8 @@ pub async fn run<S: Scenario>(
                         match tokio::time::timeout_at((at + timeout).into(), permits.clone().acquire_owned()).await {
                             Ok(Ok(_permit)) => {
                                 peak.fetch_max(max_in_flight - permits.available_permits(), Ordering::Relaxed);
-                                arrival.transact().await
+                                // Boxed: the transaction's state is kilobytes, and the arrival task stays small.
+                                Box::pin(arrival.transact()).await
                             }
                             _ => waited_too_long(),
                         };
