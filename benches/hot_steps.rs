@@ -1,6 +1,7 @@
 //! Criterion benches of each hot step alone, against the real components: the server's SRP step,
 //! USER_PASSWORD_AUTH's verifier check (and the check tag it compares instead), SignUp's
-//! verifier, one RS256 signature in SoftHSM through PKCS#11, one directory read and one synced
+//! verifier, one RS256 signature in SoftHSM through PKCS#11 (and 16 of them on one thread against
+//! two: whether signing scales with workers), one directory read and one synced
 //! create in RocksDB, one request body decoded and validated.
 //!
 //! Run with `cargo bench --bench hot_steps` (release profile: the first run compiles RocksDB).
@@ -73,6 +74,9 @@ fn signup_verifier(c: &mut Criterion) {
     });
 }
 
+/// Signatures per iteration of the signing-scaling bench.
+const SCALING_BATCH: usize = 16;
+
 fn hsm_sign(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let vault = dev_vault(dir.path());
@@ -80,6 +84,32 @@ fn hsm_sign(c: &mut Criterion) {
     // A JWT signing input of the size of a Cognito access token's header and claims.
     let message = vec![b'x'; 900];
     c.bench_function("hsm_rs256_sign", |b| b.iter(|| vault.sign_rs256("bench-kid", black_box(&message))));
+    // Does SoftHSM serialise signatures on one key object? The same 16 signatures with the same
+    // key, on one thread and then split over two (each thread signs on its own pooled session, as
+    // the workers do): two threads taking about half the time means signing scales with workers.
+    let mut scaling = c.benchmark_group("hsm_rs256_sign_x16");
+    scaling.sample_size(20).measurement_time(std::time::Duration::from_secs(8));
+    for threads in [1usize, 2] {
+        scaling.bench_function(format!("{threads}_threads"), |b| {
+            // The threads live for a whole sample (many iterations), as the daemon's workers do:
+            // a thread's first signature also sets up OpenSSL's per-thread state.
+            b.iter_custom(|iters| {
+                let per_thread = iters as usize * SCALING_BATCH / threads;
+                let started = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for _ in 0..threads {
+                        scope.spawn(|| {
+                            for _ in 0..per_thread {
+                                let _ = black_box(vault.sign_rs256("bench-kid", black_box(&message)));
+                            }
+                        });
+                    }
+                });
+                started.elapsed()
+            })
+        });
+    }
+    scaling.finish();
     vault.destroy_signing_key("bench-kid").expect("destroy key");
     vault.close();
 }
