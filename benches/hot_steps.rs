@@ -91,8 +91,9 @@ fn hsm_sign(c: &mut Criterion) {
     scaling.sample_size(20).measurement_time(std::time::Duration::from_secs(8));
     for threads in [1usize, 2] {
         scaling.bench_function(format!("{threads}_threads"), |b| {
-            // The threads live for a whole sample (many iterations), as the daemon's workers do:
-            // a thread's first signature also sets up OpenSSL's per-thread state.
+            // The threads live for a whole sample (many iterations), as the daemon's workers do: a
+            // new thread's first signatures are slow (two threads started per 16 signatures spend
+            // their time waiting on locks, futex calls under strace, and scale only ~1.2x).
             b.iter_custom(|iters| {
                 let per_thread = iters as usize * SCALING_BATCH / threads;
                 let started = std::time::Instant::now();
