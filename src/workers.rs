@@ -67,7 +67,10 @@ impl WorkerPool {
         // Count before sending so a fast worker never sees the counter below zero.
         let now = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
         match sender.try_send(job) {
-            Ok(()) => metrics::gauge!("portcullis_worker_queue_depth").set(now as f64),
+            Ok(()) => {
+                metrics::counter!("portcullis_worker_jobs_total").increment(1);
+                metrics::gauge!("portcullis_worker_queue_depth").set(now as f64);
+            }
             Err(e) => {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
                 return Err(match e {

@@ -355,7 +355,7 @@ async fn password_verifier(req: &SignInRequest<'_>, responses: &Map<String, Valu
 }
 
 /// USER_PASSWORD_AUTH and ADMIN_USER_PASSWORD_AUTH: the password checked against the stored
-/// verifier on the worker pool (the same work for a user that does not exist).
+/// check tag (or verifier, on the worker pool), with the same work for a user that does not exist.
 async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Result<Step> {
     let username = required(params, "USERNAME")?;
     let password = required(params, "PASSWORD")?.to_owned();
@@ -373,18 +373,28 @@ async fn password_sign_in(req: &SignInRequest<'_>, params: &Map<String, Value>) 
         _ => None,
     };
     let pool_short = req.pool.name_short().to_owned();
-    let (matches, tokens) = req
-        .app
-        .on_worker(move || {
-            let of = PasswordOf { pool_short: &pool_short, user_id_for_srp: &user_id_for_srp, password: &password };
-            let matches = check.matches(of);
-            let tokens = match minting {
-                Some(minting) if matches => Some(minting.run()?),
-                _ => None,
-            };
-            Ok((matches, tokens))
-        })
-        .await?;
+    // A cheap check (a tag) runs here, so that a wrong password is turned away without taking a
+    // worker slot: a credential-stuffing attack then never crowds real sign-ins out of the queue.
+    // Unknown names get the phantom tag check and are turned away alike.
+    let of = PasswordOf { pool_short: &pool_short, user_id_for_srp: &user_id_for_srp, password: &password };
+    let checked_here = check.is_cheap().then(|| check.matches(of));
+    let (matches, tokens) = match checked_here {
+        Some(matches) if !matches || minting.is_none() => (matches, None),
+        _ => {
+            req.app
+                .on_worker(move || {
+                    let of =
+                        PasswordOf { pool_short: &pool_short, user_id_for_srp: &user_id_for_srp, password: &password };
+                    let matches = checked_here.unwrap_or_else(|| check.matches(of));
+                    let tokens = match minting {
+                        Some(minting) if matches => Some(minting.run()?),
+                        _ => None,
+                    };
+                    Ok((matches, tokens))
+                })
+                .await?
+        }
+    };
     let Some(user) = found else {
         attempt.failed(req.app)?;
         return Err(req.no_such_user());

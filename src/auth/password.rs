@@ -151,6 +151,12 @@ pub enum PasswordCheck {
 }
 
 impl PasswordCheck {
+    /// A tag check (a hash and an HMAC, about a microsecond), cheap enough for the async reactor;
+    /// a g^x recomputation (0.2 ms) belongs on the worker pool.
+    pub fn is_cheap(&self) -> bool {
+        matches!(self, Self::Tag { .. })
+    }
+
     pub fn matches(&self, of: PasswordOf<'_>) -> bool {
         match self {
             Self::Tag { key, salt, tag } => hmac::verify(key, check_input(of, salt).as_slice(), tag).is_ok(),

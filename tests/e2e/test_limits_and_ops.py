@@ -327,3 +327,35 @@ def test_a_full_worker_queue_sheds_sign_ins_quickly_and_keeps_serving(make_daemo
     assert shed - before == outcomes.count("TooManyRequestsException: Too many requests")
     # Once the burst is over, sign-ins go through again.
     assert "AccessToken" in sp.password_auth(user["Username"])["AuthenticationResult"]
+
+
+def test_wrong_passwords_take_no_worker_job(make_daemon):
+    """A wrong password, for a real user or an unknown name, is turned away without a worker job
+    (the check tag is compared on the reactor), so credential stuffing cannot crowd real sign-ins
+    out of the worker queue; a right password mints its tokens on a worker."""
+    d = make_daemon(GENEROUS_LIMITS)
+    sp = make_signin_pool(d, d.client())
+    hidden = sp.add_client(PreventUserExistenceErrors="ENABLED")
+    user = sp.create_user()["Username"]
+
+    def jobs() -> float:
+        return metric_value(d.metrics(), "portcullis_worker_jobs_total") or 0
+
+    def refusal(name: str, client) -> str:
+        try:
+            sp.password_auth(name, "Wrong-Passw0rd!", client=client)
+            return "signed in"
+        except ClientError as e:
+            return f"{error_code(e)}: {e.response['Error']['Message']}"
+
+    before = jobs()
+    answers = [refusal(user, sp.public), refusal(user, hidden), refusal("nobody-1", sp.public),
+               refusal("nobody-2", hidden), refusal(user, sp.public)]
+    assert answers == ["NotAuthorizedException: Incorrect username or password."] * 2 + [
+        "UserNotFoundException: User does not exist.",
+        "NotAuthorizedException: Incorrect username or password.",
+        "NotAuthorizedException: Incorrect username or password.",
+    ], answers
+    assert jobs() == before
+    assert "AccessToken" in sp.password_auth(user)["AuthenticationResult"]
+    assert jobs() > before
