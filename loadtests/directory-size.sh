@@ -58,11 +58,7 @@ say() { printf '\n[directory-size] %s\n' "$*" >&2; }
 
 # shellcheck source=loadtests/lib.sh
 . "$ROOT/loadtests/lib.sh"
-lt_init
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-
-lt_build
+lt_begin
 CONFIG="$WORK/portcullis.toml"
 lt_write_config "$CONFIG" "[storage]" "block_cache_mb = $BLOCK_CACHE_MB"
 

@@ -69,11 +69,7 @@ say() { printf '\n[efficiency] %s\n' "$*" >&2; }
 
 # shellcheck source=loadtests/lib.sh
 . "$ROOT/loadtests/lib.sh"
-lt_init
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-
-lt_build
+lt_begin
 if [ "$SKIP_BENCH" = 0 ]; then
   say "benches (criterion; the daemon is not running meanwhile)"
   cargo bench --locked --bench hot_steps -- --noplot 2>&1 | tee "$OUT/benches.txt" | grep -E "time:" >&2 || true

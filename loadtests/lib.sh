@@ -1,4 +1,4 @@
-# Shared plumbing of the load-test scripts (efficiency.sh, directory-size.sh, compare-peers.sh):
+# Shared plumbing of the load-test scripts (efficiency.sh, directory-size.sh, traffic.sh, import-100k.sh, compare-peers.sh):
 # sourced, not run. The daemon configuration for load runs, a release daemon on loopback with its
 # health wait, an RSS sampler, and (lt_init) one exit trap that stops them and removes the work
 # directory.
@@ -26,6 +26,15 @@ lt_cleanup() {
   [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null || true
   rm -rf "$WORK"
   exit "$status"
+}
+
+# What every measuring script does first: lt_init, the output directory $OUT made (and made
+# absolute, as the runs may change directory), then lt_build.
+lt_begin() {
+  lt_init
+  mkdir -p "$OUT"
+  OUT="$(cd "$OUT" && pwd)"
+  lt_build
 }
 
 # Builds the release binaries, or (with SKIP_BUILD=1) checks that they exist.
