@@ -30,7 +30,7 @@ const N_HEX: &str = concat!(
 );
 
 /// N as an integer; every group element is below it.
-const N: U3072 = U3072::from_be_hex(N_HEX);
+pub(super) const N: U3072 = U3072::from_be_hex(N_HEX);
 
 /// N, checked odd at compile time.
 const N_ODD: Odd<U3072> = Odd::<U3072>::from_be_hex(N_HEX);
@@ -97,11 +97,6 @@ impl Element {
         power
     }
 
-    /// self^exponent, leaking the exponent's bit length through timing (client side only).
-    pub(super) fn pow_vartime(&self, exponent: &U3072) -> Self {
-        Self(self.0.pow_bounded_exp(&BoxedUint::from(exponent), exponent.bit_width_vartime()))
-    }
-
     /// The element as an integer in 0..N.
     pub(super) fn retrieve(&self) -> U3072 {
         let mut boxed = self.0.retrieve();
@@ -141,6 +136,9 @@ pub enum SrpError {
     /// The operating system's random number generator failed.
     #[error("system random number generator failed")]
     Random,
+    /// OpenSSL's big-number arithmetic failed (client side; out of memory).
+    #[error("big-number arithmetic failed")]
+    Arithmetic,
 }
 
 /// A user's (or device's) password verifier: the salt and v = g^x mod N.
