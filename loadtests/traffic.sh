@@ -102,12 +102,12 @@ alone, attacked = report("legit-alone"), report("stuffing")
 options = attacked["settings"]["options"]
 legit_rows, legit = [], {}
 for label, r in (("alone", alone), ("under attack", attacked)):
-    s, cpu = r["summary"], r["cpu"]
-    legit[label] = {"throughput": s["throughput"], "success_rate": success(s), "p50_ms": s["latency_ms"]["p50"],
-                    "p99_ms": s["latency_ms"]["p99"], "errors_by_type": s["errors_by_type"],
-                    "daemon_cores": cpu["daemon_cores"]}
-    legit_rows.append(f"| {label} | {s['throughput']:,.1f} | {pct(success(s))} | {s['latency_ms']['p50']:.1f} / "
-                      f"{s['latency_ms']['p99']:.1f} | {s['errors']} | {cpu['daemon_cores']:.2f} |")
+    s = r["summary"]
+    row = legit[label] = {"throughput": s["throughput"], "success_rate": success(s), "p50_ms": s["latency_ms"]["p50"],
+                          "p99_ms": s["latency_ms"]["p99"], "errors": s["errors"], "errors_by_type": s["errors_by_type"],
+                          "daemon_cores": r["cpu"]["daemon_cores"]}
+    legit_rows.append(f"| {label} | {row['throughput']:,.1f} | {pct(row['success_rate'])} | {row['p50_ms']:.1f} / "
+                      f"{row['p99_ms']:.1f} | {row['errors']} | {row['daemon_cores']:.2f} |")
 attack = attacked["attack"]["summary"]
 attack_rows = [f"| {kind} | {e['count']:,} | {e['latency_ms']['p50']:.1f} |"
                for kind, e in sorted(attack["errors_by_type"].items(), key=lambda kv: -kv[1]["count"])]
