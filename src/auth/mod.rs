@@ -7,6 +7,7 @@ mod fixed_base;
 pub mod flows;
 pub mod issue;
 pub mod lockout;
+mod modexp;
 pub mod password;
 pub mod session;
 pub mod srp;

@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset, Weekday};
 
 use super::fixed_base::pow_g;
+use super::modexp::pow_secret;
 
 /// The RFC 3526 group-15 prime N, big-endian hex (384 bytes).
 const N_HEX: &str = concat!(
@@ -89,7 +90,9 @@ impl Element {
         Self(self.0.sub(&rhs.0))
     }
 
-    /// self^exponent, constant time in the exponent's value (its width, 256 bits, is public).
+    /// self^exponent, constant time in the exponent's value (its width, 256 bits, is public). The
+    /// reference the OpenSSL exponentiation (`modexp`) and the fixed-base table are tested against.
+    #[cfg(test)]
     pub(super) fn pow(&self, exponent: &U256) -> Self {
         let mut exponent = BoxedUint::from(exponent);
         let power = Self(self.0.pow(&exponent));
@@ -259,6 +262,8 @@ pub fn server_challenge(verifier: &SrpVerifier, srp_a_hex: &str) -> Result<Serve
     for _ in 0..4 {
         let mut b_bytes = [0u8; SERVER_SECRET_BYTES];
         OsRng.try_fill_bytes(&mut b_bytes).map_err(|_| SrpError::Random)?;
+        // The top bit set: every b is 256 bits long, so the exponentiation's length tells nothing.
+        b_bytes[0] |= 0x80;
         let mut b = U256::from_be_slice(&b_bytes);
         b_bytes.zeroize();
         let outcome = challenge_with_secret(&a, &v, &b);
@@ -272,14 +277,20 @@ pub fn server_challenge(verifier: &SrpVerifier, srp_a_hex: &str) -> Result<Serve
 
 /// The server math for a parsed A, verifier v and secret b.
 fn challenge_with_secret(a: &U3072, v: &U3072, b: &U256) -> Result<ServerChallenge, SrpError> {
-    let v = Element::new(v);
-    let k_times_v = Element::new(&K_MULTIPLIER.resize()).mul(&v);
+    let k_times_v = Element::new(&K_MULTIPLIER.resize()).mul(&Element::new(v));
     let big_b = k_times_v.add(&pow_g(b)).retrieve();
     if big_b == U3072::ZERO {
         return Err(SrpError::IllegalB);
     }
     let u = scrambler(a, &big_b)?;
-    let mut premaster = Element::new(a).mul(&v.pow(&u)).pow(b).retrieve();
+    let mut v_to_u = pow_secret(v, &u.to_be_bytes())?;
+    let mut base = Element::new(a).mul(&Element::new(&v_to_u)).retrieve();
+    let mut b_bytes = b.to_be_bytes();
+    let premaster = pow_secret(&base, &b_bytes);
+    v_to_u.zeroize();
+    base.zeroize();
+    b_bytes.zeroize();
+    let mut premaster = premaster?;
     let session_key = derive_session_key(&u, &premaster);
     premaster.zeroize();
     Ok(ServerChallenge { srp_b_hex: minimal_hex(&big_b.to_be_bytes()), session_key })

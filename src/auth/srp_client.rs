@@ -11,9 +11,10 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 
 use super::fixed_base::pow_g;
+use super::modexp::pow_public;
 use super::srp::{
     decode_hex, derive_session_key, minimal_hex, pad_hex_bytes, parse_group_hex, password_claim_signature,
-    password_exponent, scrambler, strip_leading_zeros, uint_from_be, Element, SessionKey, SrpError, G, K_MULTIPLIER, N,
+    password_exponent, scrambler, strip_leading_zeros, uint_from_be, Element, SessionKey, SrpError, G, K_MULTIPLIER,
 };
 
 /// Random bytes in a client secret a (what JS v5 and Amplify v6 use).
@@ -67,7 +68,7 @@ impl SrpClient {
         // A 256-bit a (as the load generator uses) takes the fixed-base table.
         let public = match uint_from_be::<{ U256::LIMBS }>(minimal) {
             Some(short) => pow_g(&short).retrieve(),
-            None => pow_mod_n(&G, &secret)?,
+            None => pow_public(&G, &secret)?,
         };
         Ok(Self { secret, public })
     }
@@ -98,7 +99,7 @@ impl SrpClient {
         let base = Element::new(&big_b).sub(&k_times_gx);
         let u_times_x: U3072 = u.concatenating_mul::<{ U256::LIMBS }, { U256::LIMBS * 2 }>(&x).resize();
         let exponent = self.secret.wrapping_add(&u_times_x);
-        let premaster = pow_mod_n(&base.retrieve(), &exponent)?;
+        let premaster = pow_public(&base.retrieve(), &exponent)?;
         Ok(derive_session_key(&u, &premaster))
     }
 
@@ -120,24 +121,6 @@ impl SrpClient {
             self.session_key(pool_name_short, user_id_for_srp, password, challenge.salt_hex, challenge.srp_b_hex)?;
         Ok(password_claim_signature(&key, pool_name_short, user_id_for_srp, &secret_block, timestamp))
     }
-}
-
-/// base^exponent mod N with OpenSSL's `BN_mod_exp`: variable time, so for the client only, whose
-/// secrets are its own; about 2.5x faster than crypto-bigint for this modulus, which leaves more of a
-/// shared machine to the daemon under test.
-fn pow_mod_n(base: &U3072, exponent: &U3072) -> Result<U3072, SrpError> {
-    use openssl::bn::{BigNum, BigNumContext};
-    static MODULUS: once_cell::sync::Lazy<Option<BigNum>> =
-        once_cell::sync::Lazy::new(|| BigNum::from_slice(&N.to_be_bytes()).ok());
-    let modulus = MODULUS.as_ref().ok_or(SrpError::Arithmetic)?;
-    let fail = |_| SrpError::Arithmetic;
-    let base = BigNum::from_slice(&base.to_be_bytes()).map_err(fail)?;
-    let exponent = BigNum::from_slice(&exponent.to_be_bytes()).map_err(fail)?;
-    let mut power = BigNum::new().map_err(fail)?;
-    let mut context = BigNumContext::new().map_err(fail)?;
-    power.mod_exp(&base, &exponent, modulus, &mut context).map_err(fail)?;
-    let bytes = power.to_vec_padded(384).map_err(fail)?;
-    uint_from_be(&bytes).ok_or(SrpError::Arithmetic)
 }
 
 impl fmt::Debug for SrpClient {
