@@ -1,4 +1,5 @@
-# Shared plumbing of the load-test scripts (efficiency.sh, directory-size.sh, traffic.sh, import-100k.sh, compare-peers.sh):
+# Shared plumbing of the load-test scripts (efficiency.sh, instructions.sh, directory-size.sh, traffic.sh,
+# import-100k.sh, compare-peers.sh):
 # sourced, not run. The daemon configuration for load runs, a release daemon on loopback with its
 # health wait, an RSS sampler, and (lt_init) one exit trap that stops them and removes the work
 # directory.
@@ -64,10 +65,15 @@ lt_write_config() {
 }
 
 # lt_start_daemon CONFIG DATA_DIR PORT LOG: starts `portcullis serve` and waits for /health.
+# DAEMON_PREFIX (an array, e.g. valgrind and its options) runs the daemon under another program, and
+# HEALTH_WAIT_S (20) is how long to wait for it.
+DAEMON_PREFIX=()
+HEALTH_WAIT_S=20
 lt_start_daemon() {
-  "$PORTCULLIS" serve --config "$1" --data-dir "$2" --listen "127.0.0.1:$3" >>"$4" 2>&1 &
+  ${DAEMON_PREFIX[@]+"${DAEMON_PREFIX[@]}"} "$PORTCULLIS" serve --config "$1" --data-dir "$2" \
+    --listen "127.0.0.1:$3" >>"$4" 2>&1 &
   DAEMON_PID=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 $((HEALTH_WAIT_S * 5))); do
     curl -sf --cacert "$2/tls/ca.pem" "https://127.0.0.1:$3/health" >/dev/null 2>&1 && return 0
     kill -0 "$DAEMON_PID" 2>/dev/null || { tail -20 "$4" >&2; return 1; }
     sleep 0.2
