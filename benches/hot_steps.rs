@@ -41,7 +41,8 @@ fn dev_vault(dir: &std::path::Path) -> Pkcs11Vault {
 }
 
 /// The server's share of USER_SRP_AUTH: B = k·v + g^b, u, S = (A·v^u)^b and the HKDF key
-/// (three 3072-bit modular exponentiations); the PASSWORD_VERIFIER step is one HMAC on top.
+/// (g^b from the fixed-base table, v^u and (A·v^u)^b on OpenSSL's constant-time exponentiation); the
+/// PASSWORD_VERIFIER step is one HMAC on top.
 fn srp_server_step(c: &mut Criterion) {
     let verifier = SrpVerifier::generate("AbCdEfGhI", "alice", "Correct-Horse-9!").expect("verifier");
     let srp_a = SrpClient::new().expect("client").srp_a_hex();

@@ -1,10 +1,11 @@
 //! The operations a transaction can be ([`Op`]: SRP and password sign-in, refresh, SignUp, GetUser,
 //! ListUsers, AdminCreateUser) made by [`Ops`], and [`Mix`]: the scenario running one of them or a weighted mix.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use portcullis::auth::srp::format_timestamp;
-use portcullis::auth::srp_client::{SrpClient, VerifierChallenge};
+use portcullis::auth::srp_client::{PasswordKey, SrpClient, VerifierChallenge};
 use rand::Rng;
 use serde_json::json;
 
@@ -133,12 +134,27 @@ pub struct Ops {
     signer: Option<Arc<Signer>>,
     /// Makes this run's SignUp and AdminCreateUser usernames unique.
     run_tag: String,
+    /// SRP client secrets a (with A = g^a), made by the first sign-ins, then drawn at random: a fresh
+    /// A per sign-in is a remote client's CPU, which on the daemon's own cores the daemon would lose.
+    srp_clients: Arc<Mutex<Vec<SrpClient>>>,
+    /// Each user's x and k·g^x by (USER_ID_FOR_SRP, SALT), derived at its first SRP sign-in.
+    password_keys: Arc<Mutex<HashMap<(String, String), PasswordKey>>>,
 }
+
+/// How many SRP client secrets the generator makes before it reuses them.
+const SRP_CLIENT_SECRETS: usize = 64;
 
 impl Ops {
     pub fn new(a_bytes: usize, signer: Option<Arc<Signer>>) -> Self {
         let run_tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-        Self { compute: Compute::new(), a_bytes, signer, run_tag }
+        Self {
+            compute: Compute::new(),
+            a_bytes,
+            signer,
+            run_tag,
+            srp_clients: Arc::default(),
+            password_keys: Arc::default(),
+        }
     }
 
     /// One transaction of `op` for this virtual user, counted under `op`'s name.
@@ -204,9 +220,7 @@ impl Ops {
     }
 
     async fn srp(&self, conn: &mut Connection, tx: &mut Transaction, fixture: &Arc<Fixture>, user: &str) -> Step {
-        let a_bytes = self.a_bytes;
-        let client = self.compute.run(move || new_srp_client(a_bytes)).await.and_then(|c| c);
-        let client = client.map_err(|e| tag("SrpClient", e))?;
+        let client = self.srp_client().await?;
         let initiate = json!({
             "AuthFlow": "USER_SRP_AUTH",
             "ClientId": fixture.client_id,
@@ -228,11 +242,23 @@ impl Ops {
         let claim = {
             let (user_id, secret_block, timestamp, fixture) =
                 (user_id.clone(), secret_block.clone(), timestamp.clone(), fixture.clone());
+            let keys = self.password_keys.clone();
             self.compute
                 .run(move || {
+                    let cache_key = (user_id, salt);
+                    let cached = keys.lock().unwrap_or_else(PoisonError::into_inner).get(&cache_key).cloned();
+                    let (user_id, salt) = &cache_key;
+                    let key = match cached {
+                        Some(key) => key,
+                        None => {
+                            let key = PasswordKey::derive(fixture.pool_short(), user_id, &fixture.password, salt)?;
+                            keys.lock().unwrap_or_else(PoisonError::into_inner).insert(cache_key.clone(), key.clone());
+                            key
+                        }
+                    };
                     let challenge =
-                        VerifierChallenge { salt_hex: &salt, srp_b_hex: &srp_b, secret_block_b64: &secret_block };
-                    client.password_claim(fixture.pool_short(), &user_id, &fixture.password, &challenge, &timestamp)
+                        VerifierChallenge { salt_hex: salt, srp_b_hex: &srp_b, secret_block_b64: &secret_block };
+                    client.password_claim_with(&key, fixture.pool_short(), user_id, &challenge, &timestamp)
                 })
                 .await
                 .map_err(|e| tag("SrpClient", e))?
@@ -252,6 +278,21 @@ impl Ops {
         let result = tx.call(conn, "RespondToAuthChallenge", &respond).await?;
         str_field(&result, &["AuthenticationResult", "AccessToken"]).map_err(|e| tag("RespondToAuthChallenge", e))?;
         Ok(())
+    }
+
+    /// A client secret for one SRP sign-in: a new one until [`SRP_CLIENT_SECRETS`] are made, then one of those.
+    async fn srp_client(&self) -> Result<SrpClient, ErrorKey> {
+        {
+            let made = self.srp_clients.lock().unwrap_or_else(PoisonError::into_inner);
+            if made.len() >= SRP_CLIENT_SECRETS {
+                return Ok(made[rand::thread_rng().gen_range(0..made.len())].clone());
+            }
+        }
+        let a_bytes = self.a_bytes;
+        let client = self.compute.run(move || new_srp_client(a_bytes)).await.and_then(|c| c);
+        let client = client.map_err(|e| tag("SrpClient", e))?;
+        self.srp_clients.lock().unwrap_or_else(PoisonError::into_inner).push(client.clone());
+        Ok(client)
     }
 
     /// ListUsers, Limit 60; with a `filter`, exactly one user must match.

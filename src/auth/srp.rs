@@ -59,7 +59,8 @@ const SALT_BYTES: usize = 16;
 pub(super) static GROUP: Lazy<BoxedMontyParams> =
     Lazy::new(|| BoxedMontyParams::new_vartime(Odd::<BoxedUint>::from(&N_ODD)));
 
-/// An element of Z/NZ in Montgomery form. crypto-bigint's heap-backed ("boxed") arithmetic is used because it is
+/// An element of Z/NZ in Montgomery form, for the products, sums and fixed-base powers of g (the exponentiations
+/// with a variable base run on OpenSSL: `modexp`). crypto-bigint's heap-backed ("boxed") arithmetic is used because it is
 /// compiled inside the dependency, so it runs optimised even in dev builds (about 4x faster there than the
 /// const-generic types, which would be compiled at this crate's opt-level).
 #[derive(Clone)]

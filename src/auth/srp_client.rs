@@ -91,13 +91,19 @@ impl SrpClient {
         salt_hex: &str,
         srp_b_hex: &str,
     ) -> Result<SessionKey, SrpError> {
-        let salt = pad_hex_bytes(&decode_hex(salt_hex)?);
+        let key = PasswordKey::derive(pool_name_short, user_id_for_srp, password, salt_hex)?;
+        self.session_key_with(&key, srp_b_hex)
+    }
+
+    /// The session key K from a [`PasswordKey`] derived earlier: S = (B − k·g^x)^(a + u·x) mod N.
+    ///
+    /// # Errors
+    /// [`SrpError::InvalidHex`] for a malformed SRP_B, [`SrpError::IllegalB`], [`SrpError::ZeroU`].
+    pub fn session_key_with(&self, key: &PasswordKey, srp_b_hex: &str) -> Result<SessionKey, SrpError> {
         let big_b = parse_group_hex(srp_b_hex, SrpError::IllegalB)?;
         let u = scrambler(&self.public, &big_b)?;
-        let x = password_exponent(pool_name_short, user_id_for_srp, password, &salt);
-        let k_times_gx = Element::new(&K_MULTIPLIER.resize()).mul(&pow_g(&x));
-        let base = Element::new(&big_b).sub(&k_times_gx);
-        let u_times_x: U3072 = u.concatenating_mul::<{ U256::LIMBS }, { U256::LIMBS * 2 }>(&x).resize();
+        let base = Element::new(&big_b).sub(&key.k_times_gx);
+        let u_times_x: U3072 = u.concatenating_mul::<{ U256::LIMBS }, { U256::LIMBS * 2 }>(&key.x).resize();
         let exponent = self.secret.wrapping_add(&u_times_x);
         let premaster = pow_public(&base.retrieve(), &exponent)?;
         Ok(derive_session_key(&u, &premaster))
@@ -116,10 +122,56 @@ impl SrpClient {
         challenge: &VerifierChallenge<'_>,
         timestamp: &str,
     ) -> Result<String, SrpError> {
+        let key = PasswordKey::derive(pool_name_short, user_id_for_srp, password, challenge.salt_hex)?;
+        self.password_claim_with(&key, pool_name_short, user_id_for_srp, challenge, timestamp)
+    }
+
+    /// [`SrpClient::password_claim`] with a [`PasswordKey`] derived earlier for this user and salt.
+    ///
+    /// # Errors
+    /// As [`SrpClient::session_key_with`], plus [`SrpError::InvalidSecretBlock`].
+    pub fn password_claim_with(
+        &self,
+        key: &PasswordKey,
+        pool_name_short: &str,
+        user_id_for_srp: &str,
+        challenge: &VerifierChallenge<'_>,
+        timestamp: &str,
+    ) -> Result<String, SrpError> {
         let secret_block = BASE64.decode(challenge.secret_block_b64).map_err(|_| SrpError::InvalidSecretBlock)?;
-        let key =
-            self.session_key(pool_name_short, user_id_for_srp, password, challenge.salt_hex, challenge.srp_b_hex)?;
+        let key = self.session_key_with(key, challenge.srp_b_hex)?;
         Ok(password_claim_signature(&key, pool_name_short, user_id_for_srp, &secret_block, timestamp))
+    }
+}
+
+/// What a client derives from a password for one user and salt, x = H(salt || H(poolNameShort ||
+/// userIdForSrp || ":" || password)) and k·g^x: the same for every sign-in of that user, so a load
+/// generator derives it once (a real client, with one password to type, need not).
+#[derive(Clone)]
+pub struct PasswordKey {
+    x: U256,
+    k_times_gx: Element,
+}
+
+impl PasswordKey {
+    /// # Errors
+    /// [`SrpError::InvalidHex`] for a malformed SALT.
+    pub fn derive(
+        pool_name_short: &str,
+        user_id_for_srp: &str,
+        password: &str,
+        salt_hex: &str,
+    ) -> Result<Self, SrpError> {
+        let salt = pad_hex_bytes(&decode_hex(salt_hex)?);
+        let x = password_exponent(pool_name_short, user_id_for_srp, password, &salt);
+        let k_times_gx = Element::new(&K_MULTIPLIER.resize()).mul(&pow_g(&x));
+        Ok(Self { x, k_times_gx })
+    }
+}
+
+impl Drop for PasswordKey {
+    fn drop(&mut self) {
+        self.x.zeroize();
     }
 }
 
@@ -293,6 +345,32 @@ mod tests {
             let wrong = client.password_claim(POOL_SHORT, USER, "wrong", &challenge, &timestamp).unwrap();
             assert!(!verify_password_claim(key, POOL_SHORT, USER, &block, &timestamp, &wrong));
         }
+    }
+
+    #[test]
+    fn one_password_key_serves_every_sign_in_of_its_user() {
+        let verifier = SrpVerifier::generate(POOL_SHORT, USER, PASSWORD).unwrap();
+        let salt_hex = verifier.salt_hex();
+        let password_key = PasswordKey::derive(POOL_SHORT, USER, PASSWORD, &salt_hex).unwrap();
+        let block = BASE64.decode(SECRET_BLOCK_B64).unwrap();
+        let client = SrpClient::new().unwrap();
+        // The same client secret and password key against two server challenges (two values of b).
+        for _ in 0..2 {
+            let server = server_challenge(&verifier, &client.srp_a_hex()).unwrap();
+            let challenge = VerifierChallenge {
+                salt_hex: &salt_hex,
+                srp_b_hex: &server.srp_b_hex,
+                secret_block_b64: SECRET_BLOCK_B64,
+            };
+            let signature = client.password_claim_with(&password_key, POOL_SHORT, USER, &challenge, TIMESTAMP).unwrap();
+            assert!(verify_password_claim(&server.session_key, POOL_SHORT, USER, &block, TIMESTAMP, &signature));
+        }
+        let other_salt = PasswordKey::derive(POOL_SHORT, USER, PASSWORD, USER_SALT_HEX).unwrap();
+        let server = server_challenge(&verifier, &client.srp_a_hex()).unwrap();
+        let challenge =
+            VerifierChallenge { salt_hex: &salt_hex, srp_b_hex: &server.srp_b_hex, secret_block_b64: SECRET_BLOCK_B64 };
+        let signature = client.password_claim_with(&other_salt, POOL_SHORT, USER, &challenge, TIMESTAMP).unwrap();
+        assert!(!verify_password_claim(&server.session_key, POOL_SHORT, USER, &block, TIMESTAMP, &signature));
     }
 
     /// Debug-profile timing of the two hot server steps (dependencies are built at opt-level 2):
