@@ -18,6 +18,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"   # PORTCULLIS, LOAD and lt_write_config; this script keeps its own exit trap
 
 CONCURRENCY="${CONCURRENCY:-16}"
 DURATION="${DURATION:-20}"
@@ -34,26 +36,10 @@ SKIP_BUILD=0
 FRESH_ALL="${FRESH_ALL:-0}"
 VERBOSE=0
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --concurrency) CONCURRENCY="$2"; shift 2 ;;
-    --duration) DURATION="$2"; shift 2 ;;
-    --warmup) WARMUP="$2"; shift 2 ;;
-    --users) USERS="$2"; shift 2 ;;
-    --out) OUT="$2"; shift 2 ;;
-    --targets) TARGETS="$2"; shift 2 ;;
-    --scenarios) SCENARIOS="$2"; shift 2 ;;
-    --skip-build) SKIP_BUILD=1; shift ;;
-    --fresh-all) FRESH_ALL=1; shift ;;
-    --verbose) VERBOSE=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-for n in "$CONCURRENCY" "$DURATION" "$WARMUP" "$USERS"; do
-  [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a whole number: $n" >&2; exit 2; }
-done
+lt_options 2,16 --concurrency=CONCURRENCY --duration=DURATION --warmup=WARMUP --users=USERS --out=OUT \
+  --targets=TARGETS --scenarios=SCENARIOS --skip-build+SKIP_BUILD --fresh-all+FRESH_ALL \
+  --verbose+VERBOSE -- "$@"
+lt_whole_numbers "$CONCURRENCY" "$DURATION" "$WARMUP" "$USERS"
 [ "$WARMUP" -lt "$DURATION" ] || { echo "--warmup $WARMUP must be shorter than --duration $DURATION" >&2; exit 2; }
 for t in $TARGETS; do
   case "$t" in portcullis|moto|cognito-local) ;; *) echo "unknown target: $t" >&2; exit 2 ;; esac
@@ -62,8 +48,6 @@ done
 say() { printf '\n[compare] %s\n' "$*" >&2; }
 note() { printf '[compare] %s\n' "$*" >&2; }
 
-# shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"   # PORTCULLIS, LOAD and lt_write_config; this script keeps its own exit trap
 TARGET_DIR="$CARGO_TARGET_DIR"
 PEER="$ROOT/loadtests/peers/peer.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/portcullis-compare.XXXXXX")"

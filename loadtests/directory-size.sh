@@ -17,6 +17,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"
 
 SMALL=1000
 LARGE=1000000
@@ -31,33 +33,15 @@ SKIP_BUILD=0
 PORT="${PORTCULLIS_PORT:-9643}"
 PASSWORD="Seed-Passw0rd!"
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --small) SMALL="$2"; shift 2 ;;
-    --large) LARGE="$2"; shift 2 ;;
-    --real) REAL="$2"; shift 2 ;;
-    --scenarios) SCENARIOS="$2"; shift 2 ;;
-    --concurrency) CONCURRENCY="$2"; shift 2 ;;
-    --duration) DURATION="$2"; shift 2 ;;
-    --warmup) WARMUP="$2"; shift 2 ;;
-    --block-cache-mb) BLOCK_CACHE_MB="$2"; shift 2 ;;
-    --out) OUT="$2"; shift 2 ;;
-    --skip-build) SKIP_BUILD=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-for n in "$SMALL" "$LARGE" "$REAL" "$CONCURRENCY" "$DURATION" "$WARMUP" "$BLOCK_CACHE_MB"; do
-  [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a whole number: $n" >&2; exit 2; }
-done
+lt_options 2,15 --small=SMALL --large=LARGE --real=REAL --scenarios=SCENARIOS --concurrency=CONCURRENCY \
+  --duration=DURATION --warmup=WARMUP --block-cache-mb=BLOCK_CACHE_MB --out=OUT --skip-build+SKIP_BUILD \
+  -- "$@"
+lt_whole_numbers "$SMALL" "$LARGE" "$REAL" "$CONCURRENCY" "$DURATION" "$WARMUP" "$BLOCK_CACHE_MB"
 [ "$REAL" -le "$SMALL" ] || { echo "--real $REAL must not exceed --small $SMALL" >&2; exit 2; }
-[ "$WARMUP" -lt "$DURATION" ] || { echo "--warmup must be shorter than --duration" >&2; exit 2; }
+lt_warmup_shorter "$WARMUP" "$DURATION"
 
 say() { printf '\n[directory-size] %s\n' "$*" >&2; }
 
-# shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
 lt_begin
 CONFIG="$WORK/portcullis.toml"
 lt_write_config "$CONFIG" "[storage]" "block_cache_mb = $BLOCK_CACHE_MB"

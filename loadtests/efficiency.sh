@@ -21,6 +21,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"
 
 CONCURRENCY=16
 # Connections (each a virtual user with its tokens) opened before an open-loop run starts. At 3x
@@ -40,36 +42,17 @@ SKIP_BUILD=0
 SKIP_BENCH=0
 PORT="${PORTCULLIS_PORT:-9743}"
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --concurrency) CONCURRENCY="$2"; shift 2 ;;
-    --open-connections) OPEN_CONNECTIONS="$2"; shift 2 ;;
-    --duration) DURATION="$2"; shift 2 ;;
-    --warmup) WARMUP="$2"; shift 2 ;;
-    --users) USERS="$2"; shift 2 ;;
-    --scenarios) SCENARIOS="$2"; shift 2 ;;
-    --at-70) AT_70="$2"; shift 2 ;;
-    --at-3x) AT_3X="$2"; shift 2 ;;
-    --out) OUT="$2"; shift 2 ;;
-    --skip-build) SKIP_BUILD=1; shift ;;
-    --skip-bench) SKIP_BENCH=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-for n in "$CONCURRENCY" "$OPEN_CONNECTIONS" "$DURATION" "$WARMUP" "$USERS"; do
-  [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a whole number: $n" >&2; exit 2; }
-done
-[ "$WARMUP" -lt "$DURATION" ] || { echo "--warmup must be shorter than --duration" >&2; exit 2; }
+lt_options 2,15 --concurrency=CONCURRENCY --open-connections=OPEN_CONNECTIONS --duration=DURATION \
+  --warmup=WARMUP --users=USERS --scenarios=SCENARIOS --at-70=AT_70 --at-3x=AT_3X --out=OUT \
+  --skip-build+SKIP_BUILD --skip-bench+SKIP_BENCH -- "$@"
+lt_whole_numbers "$CONCURRENCY" "$OPEN_CONNECTIONS" "$DURATION" "$WARMUP" "$USERS"
+lt_warmup_shorter "$WARMUP" "$DURATION"
 for s in $AT_70 $AT_3X; do
   [[ " $SCENARIOS " == *" $s "* ]] || { echo "$s in --at-70/--at-3x needs its closed-loop peak: add it to --scenarios" >&2; exit 2; }
 done
 
 say() { printf '\n[efficiency] %s\n' "$*" >&2; }
 
-# shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
 lt_begin
 if [ "$SKIP_BENCH" = 0 ]; then
   say "benches (criterion; the daemon is not running meanwhile)"

@@ -12,26 +12,18 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"
 
 ROWS=100000
 SKIP_BUILD=0
 PORT="${PORTCULLIS_PORT:-9644}"
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --rows) ROWS="$2"; shift 2 ;;
-    --skip-build) SKIP_BUILD=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-[[ "$ROWS" =~ ^[0-9]+$ ]] || { echo "not a whole number: $ROWS" >&2; exit 2; }
+lt_options 2,10 --rows=ROWS --skip-build+SKIP_BUILD -- "$@"
+lt_whole_numbers "$ROWS"
 
 say() { printf '\n[import-100k] %s\n' "$*" >&2; }
 
-# shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
 lt_init
 lt_build
 CONFIG="$WORK/portcullis.toml"

@@ -18,6 +18,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"
 
 SCENARIOS="srp password refresh"
 CONCURRENCY=4
@@ -27,22 +29,9 @@ OUT="loadtests/results/instructions-$(date +%Y%m%d-%H%M%S)"
 SKIP_BUILD=0
 PORT="${PORTCULLIS_PORT:-9943}"
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --scenarios) SCENARIOS="$2"; shift 2 ;;
-    --concurrency) CONCURRENCY="$2"; shift 2 ;;
-    --duration) DURATION="$2"; shift 2 ;;
-    --users) USERS="$2"; shift 2 ;;
-    --out) OUT="$2"; shift 2 ;;
-    --skip-build) SKIP_BUILD=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-for n in "$CONCURRENCY" "$DURATION" "$USERS"; do
-  [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a whole number: $n" >&2; exit 2; }
-done
+lt_options 2,16 --scenarios=SCENARIOS --concurrency=CONCURRENCY --duration=DURATION --users=USERS \
+  --out=OUT --skip-build+SKIP_BUILD -- "$@"
+lt_whole_numbers "$CONCURRENCY" "$DURATION" "$USERS"
 for s in $SCENARIOS; do
   case "$s" in srp|password|refresh) ;; *) echo "no crypto is defined for scenario $s" >&2; exit 2 ;; esac
 done
@@ -51,8 +40,6 @@ command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
 
 say() { printf '\n[instructions] %s\n' "$*" >&2; }
 
-# shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
 lt_begin
 
 say "starting the release daemon under callgrind on 127.0.0.1:$PORT (its start-up takes a while)"

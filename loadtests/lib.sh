@@ -29,6 +29,48 @@ lt_cleanup() {
   exit "$status"
 }
 
+# lt_options LINES SPEC... -- "$@": parses the script's command line. SPEC `--flag=VAR` takes a value
+# into VAR, `--flag+VAR` sets VAR=1. -h/--help, an unknown argument or a missing value print the
+# script's header comment (its LINES, e.g. 2,15) and exit 2.
+lt_options() {
+  local help="$1" spec
+  local -A value_of=() switch_of=()
+  shift
+  while [ "$1" != -- ]; do
+    spec="$1"; shift
+    case "$spec" in
+      *=*) value_of["${spec%%=*}"]="${spec#*=}" ;;
+      *+*) switch_of["${spec%%+*}"]="${spec#*+}" ;;
+    esac
+  done
+  shift
+  while [ $# -gt 0 ]; do
+    if [ -n "${value_of[$1]:-}" ] && [ $# -ge 2 ]; then
+      printf -v "${value_of[$1]}" '%s' "$2"; shift 2
+    elif [ -n "${switch_of[$1]:-}" ]; then
+      printf -v "${switch_of[$1]}" '%s' 1; shift
+    else
+      if [ -n "${value_of[$1]:-}" ]; then echo "$1 needs a value" >&2
+      elif [ "$1" != -h ] && [ "$1" != --help ]; then echo "unknown argument: $1" >&2; fi
+      sed -n "${help}p" "$0" | sed 's/^# \{0,1\}//' >&2
+      exit 2
+    fi
+  done
+}
+
+# lt_whole_numbers VALUE...: exits 2 unless every value is a whole number.
+lt_whole_numbers() {
+  local n
+  for n in "$@"; do
+    [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a whole number: $n" >&2; exit 2; }
+  done
+}
+
+# lt_warmup_shorter WARMUP DURATION: exits 2 unless the warm-up leaves some of the run to measure.
+lt_warmup_shorter() {
+  [ "$1" -lt "$2" ] || { echo "--warmup must be shorter than --duration" >&2; exit 2; }
+}
+
 # What every measuring script does first: lt_init, the output directory $OUT made (and made
 # absolute, as the runs may change directory), then lt_build.
 lt_begin() {

@@ -16,6 +16,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=loadtests/lib.sh
+. "$ROOT/loadtests/lib.sh"
 
 CONCURRENCY=16
 ATTACKERS=64
@@ -29,34 +31,16 @@ OUT="loadtests/results/traffic-$(date +%Y%m%d-%H%M%S)"
 SKIP_BUILD=0
 PORT="${PORTCULLIS_PORT:-9843}"
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --concurrency) CONCURRENCY="$2"; shift 2 ;;
-    --attackers) ATTACKERS="$2"; shift 2 ;;
-    --attacker-ips) ATTACKER_IPS="$2"; shift 2 ;;
-    --legit-flow) LEGIT_FLOW="$2"; shift 2 ;;
-    --weights) WEIGHTS="$2"; shift 2 ;;
-    --duration) DURATION="$2"; shift 2 ;;
-    --warmup) WARMUP="$2"; shift 2 ;;
-    --users) USERS="$2"; shift 2 ;;
-    --out) OUT="$2"; shift 2 ;;
-    --skip-build) SKIP_BUILD=1; shift ;;
-    -h|--help) usage ;;
-    *) echo "unknown argument: $1" >&2; usage ;;
-  esac
-done
-for n in "$CONCURRENCY" "$ATTACKERS" "$ATTACKER_IPS" "$DURATION" "$WARMUP" "$USERS"; do
-  [[ "$n" =~ ^[0-9]+$ ]] || { echo "not a whole number: $n" >&2; exit 2; }
-done
-[ "$WARMUP" -lt "$DURATION" ] || { echo "--warmup must be shorter than --duration" >&2; exit 2; }
+lt_options 2,15 --concurrency=CONCURRENCY --attackers=ATTACKERS --attacker-ips=ATTACKER_IPS \
+  --legit-flow=LEGIT_FLOW --weights=WEIGHTS --duration=DURATION --warmup=WARMUP --users=USERS --out=OUT \
+  --skip-build+SKIP_BUILD -- "$@"
+lt_whole_numbers "$CONCURRENCY" "$ATTACKERS" "$ATTACKER_IPS" "$DURATION" "$WARMUP" "$USERS"
+lt_warmup_shorter "$WARMUP" "$DURATION"
 # The legitimate users sign in as the first half of the pool, the attackers go after the second.
 [ "$USERS" -ge $((2 * CONCURRENCY)) ] || { echo "--users must be at least twice --concurrency" >&2; exit 2; }
 
 say() { printf '\n[traffic] %s\n' "$*" >&2; }
 
-# shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
 lt_begin
 say "starting the release daemon on 127.0.0.1:$PORT"
 CONFIG="$WORK/portcullis.toml"
