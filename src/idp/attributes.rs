@@ -135,7 +135,7 @@ pub async fn admin_update_user_attributes(app: &App, body: Value) -> Result<Valu
 
 /// Self-service changes are limited to the app client's `WriteAttributes`.
 fn check_writable<'a>(app: &App, bearer: &access::Bearer, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
-    let client = app.directory.client_by_id(&bearer.claims.client_id)?.record;
+    let client = app.directory.client_shared(&bearer.claims.client_id)?;
     if names.into_iter().all(|n| client.can_write(n)) {
         Ok(())
     } else {

@@ -1,6 +1,8 @@
 //! Who calls a public (client-id, no token) user operation: the app client, its pool and the
 //! user key after the SECRET_HASH check, and what an unknown user is told (masking included).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::str_member;
@@ -13,16 +15,16 @@ use crate::store::records::{AppClient, User, UserPool};
 /// The app client, its pool and the username of a public user operation, after the client's
 /// SECRET_HASH check.
 pub(super) struct Caller {
-    pub client: AppClient,
-    pub pool: UserPool,
+    pub client: Arc<AppClient>,
+    pub pool: Arc<UserPool>,
     pub username: String,
     /// The username as the pool compares it (what an unknown user's simulated answers derive from).
     pub user_key: String,
 }
 
 pub(super) async fn caller(app: &App, input: &Map<String, Value>) -> Result<Caller> {
-    let client = app.directory.client_by_id(str_member(input, "ClientId"))?.record;
-    let pool = app.directory.pool(&client.pool_id)?.record;
+    let client = app.directory.client_shared(str_member(input, "ClientId"))?;
+    let pool = app.directory.pool_shared(&client.pool_id)?;
     let username = str_member(input, "Username").to_owned();
     super::sign_in::check_client_secret_hash(app, &client, input.get("SecretHash").and_then(Value::as_str), &username)
         .await?;

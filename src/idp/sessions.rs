@@ -16,7 +16,7 @@ pub async fn get_user(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
     let bearer = access::authenticate(app, str_member(&input, "AccessToken")).await?;
     // Only what the app client may read (`sub` always).
-    let readable = app.directory.client_by_id(&bearer.claims.client_id)?.record.read_attributes().map(|mut names| {
+    let readable = app.directory.client_shared(&bearer.claims.client_id)?.read_attributes().map(|mut names| {
         names.push("sub".into());
         names
     });
@@ -42,7 +42,7 @@ pub async fn admin_user_global_sign_out(app: &App, body: Value) -> Result<Value>
 /// a token that is unknown or already revoked is not an error.
 pub async fn revoke_token(app: &App, body: Value) -> Result<Value> {
     let input = object(body);
-    let client = app.directory.client_by_id(str_member(&input, "ClientId"))?.record;
+    let client = app.directory.client_shared(str_member(&input, "ClientId"))?;
     if let Some(secret) = super::sign_in::client_secret(app, &client).await? {
         let presented = input.get("ClientSecret").and_then(Value::as_str).unwrap_or_default();
         if !bool::from(secret.as_bytes().ct_eq(presented.as_bytes())) {

@@ -47,12 +47,12 @@ pub async fn check_client_secret_hash(
 
 /// The pool and client of a sign-in call: public calls name only the client; Admin calls name
 /// both, and the client must belong to the pool.
-fn pool_and_client(app: &App, input: &Map<String, Value>, admin: bool) -> Result<(Arc<UserPool>, AppClient)> {
+fn pool_and_client(app: &App, input: &Map<String, Value>, admin: bool) -> Result<(Arc<UserPool>, Arc<AppClient>)> {
     let client_id = str_member(input, "ClientId");
     let client = if admin {
-        app.directory.client(&pool_id_of(input), client_id)?.record
+        app.directory.client_shared_in(&pool_id_of(input), client_id)?
     } else {
-        app.directory.client_by_id(client_id)?.record
+        app.directory.client_shared(client_id)?
     };
     let pool = app.directory.pool_shared(&client.pool_id)?;
     Ok((pool, client))

@@ -117,7 +117,7 @@ pub async fn confirm_sign_up(app: &App, body: Value) -> Result<Value> {
 /// `GET /confirmUser?client_id=..&user_name=..&confirmation_code=..`: the link of a
 /// `CONFIRM_WITH_LINK` sign-up email (no SECRET_HASH, as in Cognito).
 pub fn confirm_by_link(app: &App, client_id: &str, user_name: &str, code: &str) -> Result<()> {
-    let client = app.directory.client_by_id(client_id)?.record;
+    let client = app.directory.client_shared(client_id)?;
     let pool = app.directory.pool(&client.pool_id)?.record;
     confirm(app, (&client, &pool), user_name, code, AliasTakeover::Refuse)
 }

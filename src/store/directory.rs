@@ -8,6 +8,7 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::decoded::DecodedCache;
 use super::purge::purge_marker;
 use super::records::{unix_now, AppClient, UserPool};
 use super::{pool_prefix, scoped_key, CommitError, KvStore, Precondition, Table, WriteSet};
@@ -32,15 +33,14 @@ pub struct Listing<T> {
 #[derive(Clone)]
 pub struct Directory {
     kv: Arc<dyn KvStore>,
-    pools: Arc<PoolCache>,
+    pools: Arc<DecodedCache<UserPool>>,
+    clients: Arc<DecodedCache<AppClient>>,
     /// Users per pool for `EstimatedNumberOfUsers`, counted on first use (see `users.rs`).
     pub(super) user_counts: Arc<Mutex<HashMap<PoolId, i64>>>,
 }
 
-/// Decoded pools, each with the stored bytes it was decoded from (see [`Directory::pool_shared`]).
-type PoolCache = Mutex<HashMap<PoolId, (Vec<u8>, Arc<UserPool>)>>;
-/// Most pools kept decoded; past it the cache starts over.
-const POOL_CACHE_ENTRIES: usize = 1024;
+/// Most pools, and most app clients, kept decoded (see [`Directory::pool_shared`]).
+const DECODED_CACHE_ENTRIES: usize = 1024;
 
 pub(super) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(|e| Error::internal("encoding record", e))
@@ -76,7 +76,12 @@ pub(super) fn token_key(token: &str, prefix: &[u8]) -> Result<Vec<u8>> {
 
 impl Directory {
     pub fn new(kv: Arc<dyn KvStore>) -> Self {
-        Self { kv, pools: Arc::new(Mutex::new(HashMap::new())), user_counts: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            kv,
+            pools: Arc::new(DecodedCache::new(DECODED_CACHE_ENTRIES)),
+            clients: Arc::new(DecodedCache::new(DECODED_CACHE_ENTRIES)),
+            user_counts: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// A directory on a RocksDB in `dir` with small memory budgets (unit tests).
@@ -152,23 +157,9 @@ impl Directory {
     /// the stored bytes are read every time and compared with those the cached copy came from,
     /// so an update or a deletion is seen at once.
     pub fn pool_shared(&self, id: &PoolId) -> Result<Arc<UserPool>> {
-        let raw = self
-            .kv
-            .get(Table::Pools, id.as_str().as_bytes())
-            .map_err(|e| Error::internal("reading store", e))?
-            .ok_or_else(|| pool_missing(id))?;
-        let cached = self.pools.lock().ok().and_then(|c| c.get(id).filter(|(r, _)| *r == raw).map(|(_, p)| p.clone()));
-        if let Some(pool) = cached {
-            return Ok(pool);
-        }
-        let pool = Arc::new(decode::<UserPool>(&raw)?);
-        if let Ok(mut cache) = self.pools.lock() {
-            if cache.len() >= POOL_CACHE_ENTRIES {
-                cache.clear();
-            }
-            cache.insert(id.clone(), (raw, pool.clone()));
-        }
-        Ok(pool)
+        let key = id.as_str().as_bytes();
+        let raw = self.kv.get(Table::Pools, key).map_err(|e| Error::internal("reading store", e))?;
+        self.pools.decoded(key, raw.ok_or_else(|| pool_missing(id))?)
     }
 
     pub fn list_pools(&self, token: Option<&str>, limit: usize) -> Result<Listing<UserPool>> {
@@ -265,6 +256,23 @@ impl Directory {
         self.read(Table::Clients, client_id.as_bytes())?.ok_or_else(|| client_missing(client_id))
     }
 
+    /// An app client by id alone, for reading only (sign-in, tokens, GetUser), decoded once per
+    /// version like [`Directory::pool_shared`].
+    pub fn client_shared(&self, client_id: &str) -> Result<Arc<AppClient>> {
+        let key = client_id.as_bytes();
+        let raw = self.kv.get(Table::Clients, key).map_err(|e| Error::internal("reading store", e))?;
+        self.clients.decoded(key, raw.ok_or_else(|| client_missing(client_id))?)
+    }
+
+    /// [`Directory::client_shared`] for a client that must belong to `pool_id`.
+    pub fn client_shared_in(&self, pool_id: &PoolId, client_id: &str) -> Result<Arc<AppClient>> {
+        let client = self.client_shared(client_id)?;
+        if &client.pool_id != pool_id {
+            return Err(client_missing(client_id));
+        }
+        Ok(client)
+    }
+
     /// An app client that must belong to `pool_id`.
     pub fn client(&self, pool_id: &PoolId, client_id: &str) -> Result<Versioned<AppClient>> {
         let client = self.client_by_id(client_id)?;
@@ -335,5 +343,33 @@ mod tests {
 
         directory.delete_pool(&directory.pool(&pool.id).unwrap()).unwrap();
         assert_eq!(directory.pool_shared(&pool.id).unwrap_err().kind, ErrorKind::ResourceNotFound);
+    }
+
+    #[test]
+    fn a_shared_client_follows_updates_and_its_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let directory = Directory::in_dir(dir.path());
+        let pool = UserPool::sample("us-east-1_clients", serde_json::Map::new());
+        directory.create_pool(&pool).unwrap();
+        let client = AppClient {
+            id: ClientId::from("3n4b5urk1ft4fl3mg5e62d9ado".to_owned()),
+            pool_id: pool.id.clone(),
+            name: "before".into(),
+            created: 0.0,
+            modified: 0.0,
+            sealed_secret: None,
+            settings: serde_json::Map::new(),
+        };
+        directory.create_client(&client).unwrap();
+        let first = directory.client_shared(client.id.as_str()).unwrap();
+        assert!(Arc::ptr_eq(&first, &directory.client_shared(client.id.as_str()).unwrap()));
+        assert_eq!(directory.client_shared_in(&pool.id, client.id.as_str()).unwrap().name, "before");
+        let other_pool = PoolId::from("us-east-1_other".to_owned());
+        let refused = directory.client_shared_in(&other_pool, client.id.as_str()).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::ResourceNotFound);
+
+        let current = directory.client(&pool.id, client.id.as_str()).unwrap();
+        directory.replace_client(&current, &AppClient { name: "after".into(), ..client.clone() }).unwrap();
+        assert_eq!(directory.client_shared(client.id.as_str()).unwrap().name, "after");
     }
 }

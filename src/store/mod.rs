@@ -15,6 +15,7 @@
 //! was not used: the `TransactionDB` binding has no `ingest_external_file`, and write batches
 //! already load a million users in 1-1.5 minutes on 2 cores, mostly CPU (see `src/seed.rs`).
 
+mod decoded;
 pub mod directory;
 pub mod groups;
 pub mod import_jobs;
