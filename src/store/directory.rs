@@ -327,12 +327,18 @@ fn concurrent_client_change(id: &ClientId) -> Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_shared_pool_is_decoded_once_per_version_and_never_stale() {
+    /// A directory in a temporary folder (kept alive by the returned guard) holding one sample pool.
+    fn directory_with_pool(id: &str) -> (tempfile::TempDir, Directory, UserPool) {
         let dir = tempfile::tempdir().unwrap();
         let directory = Directory::in_dir(dir.path());
-        let pool = UserPool::sample("us-east-1_cache", serde_json::Map::new());
+        let pool = UserPool::sample(id, serde_json::Map::new());
         directory.create_pool(&pool).unwrap();
+        (dir, directory, pool)
+    }
+
+    #[test]
+    fn a_shared_pool_is_decoded_once_per_version_and_never_stale() {
+        let (_dir, directory, pool) = directory_with_pool("us-east-1_cache");
         let first = directory.pool_shared(&pool.id).unwrap();
         let again = directory.pool_shared(&pool.id).unwrap();
         assert!(Arc::ptr_eq(&first, &again), "the same version is served from the cache");
@@ -347,10 +353,7 @@ mod tests {
 
     #[test]
     fn a_shared_client_follows_updates_and_its_pool() {
-        let dir = tempfile::tempdir().unwrap();
-        let directory = Directory::in_dir(dir.path());
-        let pool = UserPool::sample("us-east-1_clients", serde_json::Map::new());
-        directory.create_pool(&pool).unwrap();
+        let (_dir, directory, pool) = directory_with_pool("us-east-1_clients");
         let client = AppClient {
             id: ClientId::from("3n4b5urk1ft4fl3mg5e62d9ado".to_owned()),
             pool_id: pool.id.clone(),
