@@ -58,6 +58,15 @@ fn client_missing(id: &str) -> Error {
     Error::not_found(format!("User pool client {id} does not exist."))
 }
 
+/// A client named with a pool must belong to it; another pool's client does not exist there.
+fn of_pool(client: &AppClient, pool_id: &PoolId) -> Result<()> {
+    if &client.pool_id == pool_id {
+        Ok(())
+    } else {
+        Err(client_missing(client.id.as_str()))
+    }
+}
+
 pub(super) fn group_missing() -> Error {
     Error::not_found("Group not found.")
 }
@@ -267,18 +276,14 @@ impl Directory {
     /// [`Directory::client_shared`] for a client that must belong to `pool_id`.
     pub fn client_shared_in(&self, pool_id: &PoolId, client_id: &str) -> Result<Arc<AppClient>> {
         let client = self.client_shared(client_id)?;
-        if &client.pool_id != pool_id {
-            return Err(client_missing(client_id));
-        }
+        of_pool(&client, pool_id)?;
         Ok(client)
     }
 
     /// An app client that must belong to `pool_id`.
     pub fn client(&self, pool_id: &PoolId, client_id: &str) -> Result<Versioned<AppClient>> {
         let client = self.client_by_id(client_id)?;
-        if &client.record.pool_id != pool_id {
-            return Err(client_missing(client_id));
-        }
+        of_pool(&client.record, pool_id)?;
         Ok(client)
     }
 
