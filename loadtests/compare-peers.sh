@@ -16,10 +16,8 @@
 # Every process it starts is stopped on exit, also on Ctrl-C or failure.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
 # shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"   # PORTCULLIS, LOAD and lt_write_config; this script keeps its own exit trap
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # ROOT (cd there), PORTCULLIS, LOAD, lt_write_config; keeps its own exit trap
 
 CONCURRENCY="${CONCURRENCY:-16}"
 DURATION="${DURATION:-20}"

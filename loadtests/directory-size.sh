@@ -15,10 +15,8 @@
 # stopped on exit, also on Ctrl-C or failure.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
 # shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # sets ROOT and changes into it
 
 SMALL=1000
 LARGE=1000000

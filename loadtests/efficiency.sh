@@ -19,10 +19,8 @@
 # same 2 cores. Port PORTCULLIS_PORT (9743).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
 # shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # sets ROOT and changes into it
 
 CONCURRENCY=16
 # Connections (each a virtual user with its tokens) opened before an open-loop run starts. At 3x
@@ -62,10 +60,7 @@ CRITERION="$CARGO_TARGET_DIR/criterion"
 [ -f "$CRITERION/hsm_rs256_sign/new/estimates.json" ] || { echo "no bench results in $CRITERION: run without --skip-bench" >&2; exit 1; }
 
 say "starting the release daemon on 127.0.0.1:$PORT"
-CONFIG="$WORK/portcullis.toml"
-DATA="$WORK/data"
-lt_write_config "$CONFIG"
-lt_start_daemon "$CONFIG" "$DATA" "$PORT" "$OUT/daemon.log"
+lt_daemon_in_work
 lt_sample_rss "$OUT/rss.txt"
 # One generator thread: on the daemon's two cores it then costs the daemon least (its threads
 # never wake each other), for the peaks and the open-loop runs alike.

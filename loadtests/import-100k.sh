@@ -10,10 +10,8 @@
 # Port: PORTCULLIS_PORT (9644). The daemon and the work directory are removed on exit.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
 # shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # sets ROOT and changes into it
 
 ROWS=100000
 SKIP_BUILD=0

@@ -16,10 +16,8 @@
 # refresh, one password sign-in per virtual user). Port PORTCULLIS_PORT (9943).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
 # shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # sets ROOT and changes into it
 
 SCENARIOS="srp password refresh"
 CONCURRENCY=4
@@ -43,13 +41,10 @@ say() { printf '\n[instructions] %s\n' "$*" >&2; }
 lt_begin
 
 say "starting the release daemon under callgrind on 127.0.0.1:$PORT (its start-up takes a while)"
-CONFIG="$WORK/portcullis.toml"
-DATA="$WORK/data"
 PROFILE="$WORK/callgrind.out"
-lt_write_config "$CONFIG"
 DAEMON_PREFIX=(valgrind --tool=callgrind "--callgrind-out-file=$PROFILE")
 HEALTH_WAIT_S=300
-lt_start_daemon "$CONFIG" "$DATA" "$PORT" "$OUT/daemon.log"
+lt_daemon_in_work
 
 common=(--endpoint "https://127.0.0.1:$PORT" --ca-bundle "$DATA/tls/ca.pem" --credentials "$DATA/credentials"
         --fixture "$WORK/fixture.json" --users "$USERS" --threads 1 --timeout 120)

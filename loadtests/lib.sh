@@ -4,9 +4,13 @@
 # health wait, an RSS sampler, and (lt_init) one exit trap that stops them and removes the work
 # directory.
 #
-# The sourcing script sets ROOT (and SKIP_BUILD for lt_build) first; this sets PORTCULLIS and LOAD,
-# and lt_init sets WORK.
+# Sourcing sets ROOT (the repository) and SCRIPT, changes into ROOT, and sets PORTCULLIS and LOAD;
+# lt_init sets WORK. The sourcing script sets SKIP_BUILD for lt_build.
 
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The sourcing script by absolute path, for its help text once the working directory has changed.
+SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PORTCULLIS="$CARGO_TARGET_DIR/release/portcullis"
 LOAD="$CARGO_TARGET_DIR/release/portcullis-load"
@@ -52,7 +56,7 @@ lt_options() {
     else
       if [ -n "${value_of[$1]:-}" ]; then echo "$1 needs a value" >&2
       elif [ "$1" != -h ] && [ "$1" != --help ]; then echo "unknown argument: $1" >&2; fi
-      sed -n "${help}p" "$0" | sed 's/^# \{0,1\}//' >&2
+      sed -n "${help}p" "$SCRIPT" | sed 's/^# \{0,1\}//' >&2
       exit 2
     fi
   done
@@ -122,6 +126,15 @@ lt_start_daemon() {
   done
   echo "the daemon did not become healthy (log: $4)" >&2
   return 1
+}
+
+# lt_daemon_in_work: the daemon for one script's runs, on a fresh data directory in WORK: sets CONFIG
+# and DATA, writes the configuration (lt_write_config) and starts it on PORT, logging to OUT/daemon.log.
+lt_daemon_in_work() {
+  CONFIG="$WORK/portcullis.toml"
+  DATA="$WORK/data"
+  lt_write_config "$CONFIG"
+  lt_start_daemon "$CONFIG" "$DATA" "$PORT" "$OUT/daemon.log"
 }
 
 # Graceful stop (SIGTERM), as an operator would.

@@ -14,10 +14,8 @@
 # PORTCULLIS_PORT (9843). Every process it starts is stopped on exit, also on Ctrl-C or failure.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
 # shellcheck source=loadtests/lib.sh
-. "$ROOT/loadtests/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # sets ROOT and changes into it
 
 CONCURRENCY=16
 ATTACKERS=64
@@ -43,10 +41,7 @@ say() { printf '\n[traffic] %s\n' "$*" >&2; }
 
 lt_begin
 say "starting the release daemon on 127.0.0.1:$PORT"
-CONFIG="$WORK/portcullis.toml"
-DATA="$WORK/data"
-lt_write_config "$CONFIG"
-lt_start_daemon "$CONFIG" "$DATA" "$PORT" "$OUT/daemon.log"
+lt_daemon_in_work
 lt_sample_rss "$OUT/rss.txt"
 common=(--endpoint "https://127.0.0.1:$PORT" --ca-bundle "$DATA/tls/ca.pem" --credentials "$DATA/credentials"
         --daemon-pid "$DAEMON_PID" --duration "$DURATION" --warmup "$WARMUP" --threads 1
