@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use portcullis::auth::srp::format_timestamp;
+use portcullis::auth::srp::{format_timestamp, SrpError};
 use portcullis::auth::srp_client::{PasswordKey, SrpClient, VerifierChallenge};
 use rand::Rng;
 use serde_json::json;
@@ -137,8 +137,23 @@ pub struct Ops {
     /// SRP client secrets a (with A = g^a), made by the first sign-ins, then drawn at random: a fresh
     /// A per sign-in is a remote client's CPU, which on the daemon's own cores the daemon would lose.
     srp_clients: Arc<Mutex<Vec<SrpClient>>>,
-    /// Each user's x and k·g^x by (USER_ID_FOR_SRP, SALT), derived at its first SRP sign-in.
-    password_keys: Arc<Mutex<HashMap<(String, String), PasswordKey>>>,
+    password_keys: Arc<PasswordKeys>,
+}
+
+/// Each user's x and k·g^x by (USER_ID_FOR_SRP, SALT), derived at its first SRP sign-in.
+#[derive(Default)]
+struct PasswordKeys(Mutex<HashMap<(String, String), PasswordKey>>);
+
+impl PasswordKeys {
+    fn get_or_derive(&self, fixture: &Fixture, user_id: &str, salt_hex: &str) -> Result<PasswordKey, SrpError> {
+        let cache_key = (user_id.to_owned(), salt_hex.to_owned());
+        if let Some(key) = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&cache_key) {
+            return Ok(key.clone());
+        }
+        let key = PasswordKey::derive(fixture.pool_short(), user_id, &fixture.password, salt_hex)?;
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(cache_key, key.clone());
+        Ok(key)
+    }
 }
 
 /// How many SRP client secrets the generator makes before it reuses them.
@@ -245,20 +260,10 @@ impl Ops {
             let keys = self.password_keys.clone();
             self.compute
                 .run(move || {
-                    let cache_key = (user_id, salt);
-                    let cached = keys.lock().unwrap_or_else(PoisonError::into_inner).get(&cache_key).cloned();
-                    let (user_id, salt) = &cache_key;
-                    let key = match cached {
-                        Some(key) => key,
-                        None => {
-                            let key = PasswordKey::derive(fixture.pool_short(), user_id, &fixture.password, salt)?;
-                            keys.lock().unwrap_or_else(PoisonError::into_inner).insert(cache_key.clone(), key.clone());
-                            key
-                        }
-                    };
+                    let key = keys.get_or_derive(&fixture, &user_id, &salt)?;
                     let challenge =
-                        VerifierChallenge { salt_hex: salt, srp_b_hex: &srp_b, secret_block_b64: &secret_block };
-                    client.password_claim_with(&key, fixture.pool_short(), user_id, &challenge, &timestamp)
+                        VerifierChallenge { salt_hex: &salt, srp_b_hex: &srp_b, secret_block_b64: &secret_block };
+                    client.password_claim_with(&key, fixture.pool_short(), &user_id, &challenge, &timestamp)
                 })
                 .await
                 .map_err(|e| tag("SrpClient", e))?
