@@ -295,7 +295,11 @@ async fn start_srp(req: &SignInRequest<'_>, params: &Map<String, Value>) -> Resu
     let challenge = req
         .app
         .on_worker(move || {
-            srp::server_challenge(&verifier, &srp_a).map_err(|e| Error::invalid_parameter(e.to_string()))
+            srp::server_challenge(&verifier, &srp_a).map_err(|e| match e {
+                // The server's own failures, not the caller's SRP_A.
+                srp::SrpError::Random | srp::SrpError::Arithmetic => Error::internal("SRP server step", e),
+                _ => Error::invalid_parameter(e.to_string()),
+            })
         })
         .await?;
     let state = || Pending::PasswordVerifier {

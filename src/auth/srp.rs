@@ -140,7 +140,7 @@ pub enum SrpError {
     /// The operating system's random number generator failed.
     #[error("system random number generator failed")]
     Random,
-    /// OpenSSL's big-number arithmetic failed (client side; out of memory).
+    /// OpenSSL's big-number arithmetic failed (out of memory).
     #[error("big-number arithmetic failed")]
     Arithmetic,
 }
