@@ -88,11 +88,8 @@ fi
 
 # Versions and machine, for the table's header.
 {
-  echo "portcullis=$("$PORTCULLIS" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  lt_machine
   cat "${PEERS_DIR:-$HOME/.cache/portcullis-peers}/versions.txt" 2>/dev/null || true
-  echo "cpus=$(nproc)"
-  echo "cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-  echo "kernel=$(uname -r)"
 } >"$OUT/versions.txt"
 
 # ----- Portcullis -----

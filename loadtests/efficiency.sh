@@ -207,8 +207,13 @@ for s, share in open_loop:
                      + f" | {other} |")
 rss = [int(l) for l in open(os.path.join(out, "rss.txt")) if l.strip().isdigit()]
 result["rss_max_mb"] = max(rss) / 1024 if rss else None
+machine = dict(l.split("=", 1) for l in open(os.path.join(out, "machine.txt")).read().splitlines() if "=" in l)
+result["machine"] = machine
 json.dump(result, open(os.path.join(out, "efficiency.json"), "w"), indent=1)
 md = ["# Efficiency: unavoidable crypto / daemon CPU per operation", "",
+      f"Portcullis {machine.get('portcullis', '?')} on {machine.get('cpus', '?')} × {machine.get('cpu_model', '?')} "
+      f"(family/model {machine.get('cpu_family_model', '?')}, L2 {machine.get('l2_cache', '?')}; "
+      f"Linux {machine.get('kernel', '?')}).", "",
       "Benches (criterion medians, this run): " + ", ".join(f"{k} {v:.3f} ms" for k, v in b.items()) + ". "
       "Each operation's unavoidable crypto below is the mean of the same benches timed again right before "
       "and right after its closed loop (the machine's speed drifts within minutes).", "",

@@ -76,12 +76,14 @@ lt_warmup_shorter() {
 }
 
 # What every measuring script does first: lt_init, the output directory $OUT made (and made
-# absolute, as the runs may change directory), then lt_build.
+# absolute, as the runs may change directory), lt_build, and what the run is measured with in
+# $OUT/machine.txt (lt_machine).
 lt_begin() {
   lt_init
   mkdir -p "$OUT"
   OUT="$(cd "$OUT" && pwd)"
   lt_build
+  lt_machine >"$OUT/machine.txt"
 }
 
 # Builds the release binaries, or (with SKIP_BUILD=1) checks that they exist.
@@ -149,6 +151,17 @@ lt_sample_rss() {
      awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null; sleep 1
    done) >"$1" &
   SAMPLER_PID=$!
+}
+
+# lt_machine: key=value lines naming what a report was measured with (the build, the cores), for
+# its header: the same code reads differently on another CPU.
+lt_machine() {
+  echo "portcullis=$("$PORTCULLIS" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "cpus=$(nproc)"
+  echo "cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+  echo "cpu_family_model=$(awk -F': ' '/^cpu family/ {f=$2} /^model\t/ {m=$2} END {print f "/" m}' /proc/cpuinfo)"
+  echo "l2_cache=$(lscpu 2>/dev/null | awk -F': *' '/^L2 cache/ {print $2; exit}')"
+  echo "kernel=$(uname -r)"
 }
 
 lt_stop_sampler() {
